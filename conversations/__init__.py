@@ -1,0 +1,1 @@
+"""The platform-neutral engine: events in, decisions, messages out."""

@@ -1,0 +1,86 @@
+"""Neutral events the adapters hand to the engine; no SDK object crosses this line."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NewType
+
+MessageRef = NewType("MessageRef", str)  # opaque: the adapter knows how to find the message again
+
+FormValue = str | tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who caused an event, in the platform's own terms."""
+
+    platform: str  # "slack" | "teams" | "console"
+    workspace: str  # Slack team id, Teams tenant id, "console"
+    user_id: str  # platform-native, opaque to the core
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A typed command: `/mentor join` in Slack, `join` to the bot in Teams or the console."""
+
+    actor: Actor
+    name: str
+    args: tuple[str, ...] = ()
+    trigger: str | None = None  # Slack's trigger id, to open a form within 3 s
+
+    @classmethod
+    def parse(cls, actor: Actor, text: str, *, trigger: str | None = None) -> Command:
+        """Split the text after the command word; quotes group words (`open "Spring 27"`)."""
+        try:
+            words = shlex.split(text.strip())
+        except ValueError:  # an unbalanced quote: fall back to plain words
+            words = text.strip().replace('"', " ").replace("'", " ").split()
+        if not words:
+            return cls(actor=actor, name="help", trigger=trigger)
+        return cls(actor=actor, name=words[0].lower(), args=tuple(words[1:]), trigger=trigger)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTaken:
+    """A button click."""
+
+    actor: Actor
+    action: str  # e.g. "leave.confirm"
+    value: str = ""
+    message_ref: MessageRef | None = None  # lets the adapter update the message the click came from
+    trigger: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormSubmitted:
+    """A filled form: a Slack modal, a Teams card, the console's questions."""
+
+    actor: Actor
+    form: str  # the Form's id, e.g. "signup"
+    values: Mapping[str, FormValue] = field(default_factory=dict)
+    context: str = ""  # the Form's context, echoed back
+    message_ref: MessageRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """The app was installed for, or first reached by, a person; the adapter stored their address."""
+
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """The platform says a person can no longer be reached (uninstalled, deactivated)."""
+
+    actor: Actor
+    reason: str
+
+
+Event = Command | ActionTaken | FormSubmitted | Installed | Unreachable

@@ -1,0 +1,90 @@
+"""Typed program rules, validated from app.yaml's program sections at start; code never reads a dict."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CohortDefaults(_Strict):
+    weeks: int = Field(12, ge=1, le=104)
+    cadence: Literal["weekly", "biweekly", "monthly"] = "biweekly"
+
+
+class WorkingTime(_Strict):
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: str = "09:00"
+    end: str = "17:00"
+
+    @field_validator("days")
+    @classmethod
+    def _known_days(cls, days: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [d for d in days if d not in _DAYS]
+        if bad or not days:
+            raise ValueError(f"days must be a non-empty list of {', '.join(_DAYS)}")
+        return days
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError("a time of day must be HH:MM, 24-hour")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingTime:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class Limits(_Strict):
+    name: int = Field(80, ge=1)
+    department: int = Field(80, ge=1)
+    manager: int = Field(120, ge=1)
+    goals: int = Field(500, ge=1)
+    topics: int = Field(10, ge=1, le=100)
+
+
+class Admins(_Strict):
+    console: tuple[str, ...] = ()
+    slack: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+
+    def for_platform(self, platform: str) -> tuple[str, ...]:
+        return tuple(getattr(self, platform, ()))
+
+
+class ProgramSettings(_Strict):
+    """Everything about how the program runs: app.yaml's `program` section."""
+
+    command: str = Field("/mentor", pattern=r"^/[a-z0-9_-]{1,31}$")
+    levels: tuple[str, ...] = ("L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8", "L9", "L10")
+    topics: tuple[str, ...] = ("GenAI",)
+    languages: tuple[str, ...] = ("English",)
+    cohort: CohortDefaults = CohortDefaults()
+    working_time: WorkingTime = WorkingTime()
+    limits: Limits = Limits()
+    max_pause_weeks: int = Field(12, ge=1, le=52)
+    admins: Admins = Admins()
+
+    @field_validator("levels", "topics", "languages")
+    @classmethod
+    def _unique_nonempty(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if not values:
+            raise ValueError("must list at least one entry")
+        lowered = [v.strip().lower() for v in values]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("entries must be unique")
+        if any(not v.strip() for v in values):
+            raise ValueError("entries must not be blank")
+        return values
