@@ -1,0 +1,51 @@
+"""Running due jobs: each claimed by one process, its effects committed with its completion."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from conversations import admin, membership
+from conversations.deps import Deps
+from conversations.ports import UnitOfWork
+
+log = logging.getLogger("mentorbot.jobs")
+
+JobHandler = Callable[[str, UnitOfWork, Deps], Awaitable[None]]
+
+HANDLERS: Mapping[str, JobHandler] = {
+    membership.PAUSE_END: membership.end_pause,
+    admin.SIGNUP_CLOSES: admin.signup_deadline,
+}
+MAX_ATTEMPTS = 5
+
+
+async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDLERS, limit: int = 100) -> int:
+    """Run every job that is due, one transaction each; returns how many ran."""
+    ran = 0
+    for _ in range(limit):
+        async with deps.uow() as uow:
+            jobs = await uow.jobs.claim_due(deps.clock.now(), 1)
+            if not jobs:
+                return ran
+            job = jobs[0]
+            handler = handlers.get(job.kind)
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                await handler(job.subject, uow, deps)
+                await uow.jobs.finish(job.id)
+                await uow.commit()
+                ran += 1
+                continue
+            except Exception as failure:
+                log.exception("job %s (%s) failed", job.id, job.kind)
+                await uow.rollback()
+                error = f"{type(failure).__name__}: {failure}"[:200]
+        async with deps.uow() as uow:  # the failed attempt is recorded apart from the rolled-back effects
+            attempts = job.attempts + 1
+            retry_at = deps.clock.now() + timedelta(minutes=2 ** attempts) if attempts < MAX_ATTEMPTS else None
+            await uow.jobs.fail(job.id, error, retry_at)
+            await uow.commit()
+    return ran

@@ -1,0 +1,96 @@
+"""Joining the program and keeping one's profile up to date."""
+
+from __future__ import annotations
+
+import uuid
+
+from conversations import audit
+from conversations.deps import Deps
+from conversations.events import ActionTaken, Command, FormSubmitted
+from conversations.messages import Button, Message, Reply
+from conversations.model import Person
+from conversations.profiles import profile_facts, signup_form, validate_profile
+
+
+async def on_join(cmd: Command, *, deps: Deps) -> Reply:
+    """New people get the sign-up form; people with a profile join the cohort in sign-up."""
+    async with deps.uow() as uow:
+        person = await uow.people.by_actor(cmd.actor)
+        if person is None:
+            return Reply(form=signup_form(deps.settings))
+        cohort = await uow.cohorts.current(cmd.actor.platform, cmd.actor.workspace)
+        if cohort is None or cohort.state != "signup":
+            return Reply.say(
+                "You're already signed up.",
+                "There is no cohort open for sign-up right now; you'll be invited when the next one opens.",
+                buttons=(Button("Edit profile", "profile.edit"),),
+            )
+        added = await uow.cohorts.add_member(cohort.id, person.id, deps.clock.now())
+        await uow.commit()
+    if not added:
+        return Reply.say(f"You're already in the cohort '{cohort.name}'.")
+    return Reply.say(f"You're in the cohort '{cohort.name}'.",
+                     "You'll hear from me when the pairs are made.")
+
+
+async def on_signup_submitted(form: FormSubmitted, *, deps: Deps) -> Reply:
+    """Store a valid profile in one transaction; otherwise say, per field, what to fix."""
+    result = validate_profile(form.values, deps.settings)
+    if isinstance(result, dict):
+        return Reply(errors=result)
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        person = await uow.people.by_actor(form.actor)
+        if person is not None:
+            await uow.people.save(Person(id=person.id, actor=person.actor, profile=result, status=person.status,
+                                         paused_until=person.paused_until, created_at=person.created_at))
+            await uow.commit()
+            return Reply.say("Your profile is saved.", facts=profile_facts(result))
+        person = Person(id=uuid.uuid4().hex, actor=form.actor, profile=result, created_at=now)
+        await uow.people.add(person)
+        cohort = await uow.cohorts.current(form.actor.platform, form.actor.workspace)
+        joined = cohort is not None and cohort.state == "signup"
+        if cohort is not None and joined:
+            await uow.cohorts.add_member(cohort.id, person.id, now)
+        await audit.record(uow, deps.clock, form.actor, "signup", "ok")
+        await uow.commit()
+    lines = [f"Welcome, {result.name}! You're signed up as a {result.role}."]
+    if cohort is not None and joined:
+        lines.append(f"You're in the cohort '{cohort.name}'; you'll hear from me when the pairs are made.")
+    else:
+        lines.append("You'll be invited when the next cohort opens.")
+    lines.append(f"See where you stand any time with `{deps.command_hint(form.actor, 'status')}`.")
+    return Reply.say(lines[0], *lines[1:])
+
+
+async def on_profile(cmd: Command, *, deps: Deps) -> Reply:
+    """Show the profile; `profile edit` opens the form prefilled."""
+    async with deps.uow() as uow:
+        person = await uow.people.by_actor(cmd.actor)
+    if person is None:
+        return Reply.say("You haven't signed up yet.",
+                         f"Type `{deps.command_hint(cmd.actor, 'join')}` to start.")
+    if cmd.args[:1] == ("edit",):
+        return Reply(form=signup_form(deps.settings, person.profile))
+    return Reply(messages=(Message("Your profile", facts=profile_facts(person.profile),
+                                   buttons=(Button("Edit profile", "profile.edit"),)),))
+
+
+async def on_profile_edit(action: ActionTaken, *, deps: Deps) -> Reply:
+    """The Edit profile button."""
+    return await on_profile(Command(action.actor, "profile", ("edit",), trigger=action.trigger), deps=deps)
+
+
+async def on_cohort_join(action: ActionTaken, *, deps: Deps) -> Reply:
+    """The invitation's button: join that cohort if it is still in sign-up."""
+    async with deps.uow() as uow:
+        person = await uow.people.by_actor(action.actor)
+        cohort = await uow.cohorts.get(action.value)
+        if person is None:
+            return Reply(form=signup_form(deps.settings))
+        if cohort is None or cohort.state != "signup":
+            return Reply(replace=Message("This cohort is no longer open for sign-up."))
+        added = await uow.cohorts.add_member(cohort.id, person.id, deps.clock.now())
+        await uow.commit()
+    text = f"You're in the cohort '{cohort.name}'." if added else f"You were already in '{cohort.name}'."
+    return Reply(replace=Message(text, ("You'll hear from me when the pairs are made.",)))
