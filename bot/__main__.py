@@ -1,0 +1,111 @@
+"""The `mentorbot` command: serve, shell, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from adapters.console import ConsoleMessenger, ConsoleSession
+from bot.config import AppConfig, ConfigError, config_path, load_config
+from bot.server import build_web_app, serve
+from bot.wiring import StartupError, build_bot, check_database, start_scheduler
+from storage import migrate
+from storage.db import redact
+
+log = logging.getLogger("mentorbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mentorbot", description="A reverse-mentoring bot for Slack, Microsoft Teams and the terminal.")
+    parser.add_argument("--config", metavar="PATH", help="app.yaml to use (default: $MENTORBOT_CONFIG or ./app.yaml)")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    verbs.add_parser("serve", help="run the server: every configured platform, the scheduler, the outbox")
+    shell = verbs.add_parser("shell", help="chat with the bot in this terminal (the console platform)")
+    shell.add_argument("--as", dest="user", metavar="USER", help="who you are (switch later with `/as NAME`)")
+    verbs.add_parser("migrate", help="bring the database schema up to date")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code (2 for configuration and start-up problems)."""
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(config_path(args.config, os.environ), os.environ)
+    except ConfigError as problem:
+        print(f"mentorbot: {problem}", file=sys.stderr)
+        return 2
+    verb = args.verb or ("serve" if config.has_platform_credentials else "shell")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO" if verb != "shell" else "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if verb == "migrate":
+            asyncio.run(_migrate(config))
+        elif verb == "serve":
+            asyncio.run(_serve(config))
+        else:
+            asyncio.run(_shell(config, getattr(args, "user", None)))
+    except StartupError as problem:
+        print(f"mentorbot: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def _migrate(config: AppConfig) -> None:
+    try:
+        await migrate.upgrade(config.database_url)
+    except Exception as failure:
+        reason = str(failure).splitlines()[0][:200] if str(failure) else type(failure).__name__
+        raise StartupError(f"could not migrate the database at {redact(config.database_url)}: {reason}") from None
+    current, _ = await migrate.schema_state(config.database_url)
+    print(f"mentorbot: database {redact(config.database_url)} is at revision {current}")
+
+
+async def _serve(config: AppConfig) -> None:
+    await check_database(config.database_url)
+    bot = await build_bot(config, {"console": ConsoleMessenger(sys.stdout)})
+    scheduler = start_scheduler(bot, config.server.tick_seconds)
+    log.info("mentorbot serving on port %s with database %s", config.server.port, redact(config.database_url))
+
+    async def on_stop() -> None:
+        scheduler.shutdown(wait=False)
+        await bot.close()
+
+    await serve(build_web_app(ping=bot.ping), port=config.server.port, on_stop=on_stop)
+
+
+async def _shell(config: AppConfig, user: str | None) -> None:
+    await check_database(config.database_url)
+    messenger = ConsoleMessenger(sys.stdout)
+    bot = await build_bot(config, {"console": messenger})
+    admins = config.program.admins.console
+    who = user or (admins[0] if admins else "you")
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"mentorbot console: you are {who}. Type `help` for commands, `/help` for the console, `/quit` to leave.")
+    scheduler = start_scheduler(bot, config.server.tick_seconds) if interactive else None
+
+    async def after_input() -> None:
+        await bot.tick()
+        await bot.sender.drain()
+
+    session = ConsoleSession(dispatch=bot.engine.dispatch, messenger=messenger, after_input=after_input,
+                             user=who, command=config.program.command, inp=sys.stdin, out=sys.stdout,
+                             echo=not interactive)
+    try:
+        await session.run()
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await bot.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

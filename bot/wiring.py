@@ -1,0 +1,90 @@
+"""The composition root: builds the real objects from settings and hands them to each other."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import AppConfig
+from conversations.clock import SystemClock
+from conversations.deps import Deps
+from conversations.engine import Engine
+from conversations.jobs import run_due_jobs
+from conversations.outbox import OutboxPolicy, OutboxSender
+from conversations.ports import Clock, Messenger
+from storage import migrate
+from storage.db import create_engine, ping, redact
+from storage.unit_of_work import SqlUnitOfWorkFactory
+
+log = logging.getLogger("mentorbot")
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line telling the operator what to do."""
+
+
+@dataclass
+class Bot:
+    """Everything one running process is made of."""
+
+    db: AsyncEngine
+    deps: Deps
+    engine: Engine
+    sender: OutboxSender
+
+    async def tick(self) -> None:
+        """Run due jobs, then deliver what is due in the outbox."""
+        try:
+            await run_due_jobs(self.deps)
+            await self.sender.drain_once()
+        except Exception:  # a tick must never kill the scheduler; the next one retries
+            log.exception("scheduler tick failed")
+
+    async def ping(self) -> None:
+        await ping(self.db)
+
+    async def close(self) -> None:
+        await self.sender.stop()
+        await self.db.dispose()
+
+
+async def check_database(url: str) -> None:
+    """Fail with one clear line when the database is unreachable or its schema is not current."""
+    db = create_engine(url)
+    try:
+        await ping(db)
+    except Exception as failure:
+        reason = str(failure).splitlines()[0][:200] if str(failure) else type(failure).__name__
+        raise StartupError(f"cannot reach the database at {redact(url)}: {reason}. "
+                           "Check DATABASE_URL and that the server is running.") from None
+    finally:
+        await db.dispose()
+    current, head = await migrate.schema_state(url)
+    if current != head:
+        where = f"at revision {current}" if current else "empty"
+        raise StartupError(f"the database schema is {where}, but this version needs {head}; "
+                           "run `mentorbot migrate` first.")
+
+
+async def build_bot(config: AppConfig, messengers: Mapping[str, Messenger], *, clock: Clock | None = None) -> Bot:
+    """Wire storage, engine and outbox sender for one process."""
+    db = create_engine(config.database_url)
+    deps = Deps(uow=SqlUnitOfWorkFactory(db), settings=config.program, clock=clock or SystemClock(),
+                messengers=messengers)
+    server = config.server
+    policy = OutboxPolicy(batch=server.outbox_batch, lease_seconds=server.outbox_lease_seconds,
+                          max_attempts=server.outbox_max_attempts)
+    return Bot(db=db, deps=deps, engine=Engine(deps), sender=OutboxSender(deps, policy))
+
+
+def start_scheduler(bot: Bot, tick_seconds: float) -> AsyncIOScheduler:
+    """APScheduler only ticks; the due work itself lives in the job and outbox tables."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(bot.tick, "interval", seconds=tick_seconds, max_instances=1, coalesce=True,
+                      id="tick", misfire_grace_time=None)
+    scheduler.start()
+    return scheduler
