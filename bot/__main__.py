@@ -13,7 +13,7 @@ from adapters.console import ConsoleMessenger, ConsoleSession
 from bot.config import AppConfig, ConfigError, config_path, load_config
 from bot.server import build_web_app, serve
 from bot.wiring import StartupError, build_bot, check_database, start_scheduler
-from storage import migrate
+from storage.migrate import schema_state, upgrade
 from storage.db import redact
 
 log = logging.getLogger("mentorbot")
@@ -60,11 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _migrate(config: AppConfig) -> None:
     try:
-        await migrate.upgrade(config.database_url)
+        await upgrade(config.database_url)
     except Exception as failure:
         reason = str(failure).splitlines()[0][:200] if str(failure) else type(failure).__name__
         raise StartupError(f"could not migrate the database at {redact(config.database_url)}: {reason}") from None
-    current, _ = await migrate.schema_state(config.database_url)
+    current, _ = await schema_state(config.database_url)
     print(f"mentorbot: database {redact(config.database_url)} is at revision {current}")
 
 

@@ -16,7 +16,7 @@ from conversations.engine import Engine
 from conversations.jobs import run_due_jobs
 from conversations.outbox import OutboxPolicy, OutboxSender
 from conversations.ports import Clock, Messenger
-from storage import migrate
+from storage.migrate import schema_state, upgrade
 from storage.db import create_engine, ping, redact
 from storage.unit_of_work import SqlUnitOfWorkFactory
 
@@ -63,7 +63,7 @@ async def check_database(url: str) -> None:
                            "Check DATABASE_URL and that the server is running.") from None
     finally:
         await db.dispose()
-    current, head = await migrate.schema_state(url)
+    current, head = await schema_state(url)
     if current != head:
         where = f"at revision {current}" if current else "empty"
         raise StartupError(f"the database schema is {where}, but this version needs {head}; "

@@ -219,7 +219,7 @@ async def admins_cmd(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
             person = await uow.people.by_actor(a)
             names.append((person.profile.name if person else a.user_id)
                          + (" (from app.yaml)" if deps.is_bootstrap_admin(a) else ""))
-        return Reply.say("Program admins", *names)
+        return Reply.say("Program admins", "\n".join(names))
     if verb not in ("add", "remove") or len(cmd.args) < 3:
         raise Invalid("Use `admin admins add USER`, `admin admins remove USER` or `admin admins list`.")
     target = await resolve_user(cmd.args[2], cmd.actor, uow, deps)
@@ -239,8 +239,8 @@ async def admins_cmd(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 
 
 async def admin_help(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
-    return Reply.say("Admin commands", *(f"`{deps.command_hint(cmd.actor, usage)}`: {what}"
-                                         for usage, what in ADMIN_HELP))
+    return Reply.say("Admin commands", "\n".join(f"`{deps.command_hint(cmd.actor, usage)}`: {what}"
+                                                  for usage, what in ADMIN_HELP))
 
 
 _COHORT: dict[str, AdminHandler] = {

@@ -118,4 +118,4 @@ class Engine:
 
     def _help_reply(self, cmd: Command) -> Reply:
         lines = [f"`{self.deps.command_hint(cmd.actor, usage)}`: {what}" for usage, what in HELP]
-        return Reply.say("Reverse mentoring: what you can do", *lines)
+        return Reply.say("Reverse mentoring: what you can do", "\n".join(lines))

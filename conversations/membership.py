@@ -27,18 +27,20 @@ async def on_status(cmd: Command, *, deps: Deps) -> Reply:
         current = await uow.cohorts.current(cmd.actor.platform, cmd.actor.workspace)
         cohorts = await uow.cohorts.cohorts_of(person.id) if person else []
     facts: list[Fact] = []
-    if current is not None:
-        facts.append(Fact("Current cohort", f"{current.name} ({_cohort_state(current.state)})"))
     if person is None:
+        if current is not None:
+            facts.append(Fact("Current cohort", f"{current.name} ({_cohort_state(current.state)})"))
         lines = [f"Type `{deps.command_hint(cmd.actor, 'join')}` to sign up."]
         if is_admin:
             lines.append(f"You are a program admin: `{deps.command_hint(cmd.actor, 'admin help')}`.")
         return Reply.say("You haven't signed up yet.", *lines, facts=tuple(facts))
-    facts.insert(0, Fact("You", f"{person.profile.name}, {person.profile.role}, {person.profile.level}"))
-    facts.insert(1, Fact("State", _person_state(person)))
+    facts.append(Fact("You", f"{person.profile.name}, {person.profile.role}, {person.profile.level}"))
+    facts.append(Fact("State", _person_state(person)))
     mine = [c for c in cohorts if c.state != "ended"]
     facts.append(Fact("Your cohort", ", ".join(f"{c.name} ({_cohort_state(c.state)})" for c in mine)
                       if mine else "none yet"))
+    if current is not None and current.state == "signup" and current not in mine:
+        facts.append(Fact("Open for sign-up", f"{current.name}: type `{deps.command_hint(cmd.actor, 'join')}`"))
     if is_admin:
         facts.append(Fact("Admin", "yes"))
     buttons = [Button("Edit profile", "profile.edit")]
