@@ -26,13 +26,13 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 async def mentorbot(*args: str, database_url: str, stdin: str = "", cwd: Path | None = None,
-                    config: Path = APP_YAML, timeout: float = 60, **env: str) -> Run:
+                    config: Path = APP_YAML, limit: float = 60, **env: str) -> Run:
     """Run `python -m bot --config ... ARGS` to completion."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "--config", str(config), *args,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         cwd=cwd or ROOT, env=cli_env(database_url, **env))
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), limit)
     assert proc.returncode is not None
     return Run(proc.returncode, out.decode(), err.decode())
 

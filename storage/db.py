@@ -1,0 +1,77 @@
+"""Database URLs and engines: one async engine per process, SQLite made safe for concurrent writers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+_PASSWORD = re.compile(r"(://[^:/@]+:)([^@]*)(@)")
+
+
+def normalize_url(url: str) -> str:
+    """Point a plain database URL at the async driver we ship (asyncpg, aiosqlite)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://"):]
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, fit for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return _PASSWORD.sub(r"\1***\3", url)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(normalize_url(url)).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; on SQLite every transaction takes the write lock up front, so writers queue."""
+    url = normalize_url(url)
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True)
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+    _make_sqlite_transactions_immediate(engine)
+    return engine
+
+
+def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
+    # The SQLAlchemy recipe for pysqlite/aiosqlite: the driver's own BEGIN is deferred, so two
+    # readers that both later write deadlock ("database is locked"). We emit BEGIN IMMEDIATE
+    # ourselves: the second writer waits up to busy_timeout instead.
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Prove the database answers; raises what the driver raised if it does not."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

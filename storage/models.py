@@ -1,0 +1,198 @@
+"""The SQL tables behind the repositories; rows never leave storage/."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+from sqlalchemy import JSON, DateTime, Dialect, Index, Text, UniqueConstraint, text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database; SQLite stores it as naive UTC text."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: storage takes timezone-aware datetimes only")
+        value = value.astimezone(UTC)
+        # SQLite keeps the text as written: one zone, no offset, so text order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def new_id() -> str:
+    return str(uuid4())
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+ACTIVE_COHORT_STATES = "state IN ('signup', 'running')"
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "people"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str
+    role: str
+    level: str
+    department: str
+    manager: str = ""
+    email: str = ""
+    time_zone: str
+    working_days: list[str] = Field(default_factory=list, sa_type=JSON)
+    work_start: str
+    work_end: str
+    topics_teach: list[str] = Field(default_factory=list, sa_type=JSON)
+    topics_learn: list[str] = Field(default_factory=list, sa_type=JSON)
+    goals: str = ""
+    languages: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = "active"
+    paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class IdentityRow(SQLModel, table=True):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id", name="uq_identities_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(foreign_key="people.id", ondelete="CASCADE", index=True)
+    platform: str
+    workspace: str
+    user_id: str
+
+
+class AdminRow(SQLModel, table=True):
+    __tablename__ = "admins"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id", name="uq_admins_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    workspace: str
+    user_id: str
+    added_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PseudonymRow(SQLModel, table=True):
+    __tablename__ = "pseudonyms"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "user_id", name="uq_pseudonyms_user"),
+        UniqueConstraint("token", name="uq_pseudonyms_token"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    workspace: str
+    user_id: str
+    token: str
+
+
+class CohortRow(SQLModel, table=True):
+    __tablename__ = "cohorts"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "name", name="uq_cohorts_name"),
+        Index(
+            "uq_cohorts_one_active",
+            "platform",
+            "workspace",
+            unique=True,
+            sqlite_where=text(ACTIVE_COHORT_STATES),
+            postgresql_where=text(ACTIVE_COHORT_STATES),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    platform: str
+    workspace: str
+    name: str
+    state: str
+    weeks: int
+    cadence: str
+    signup_until: date | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    members_left: int = 0
+
+
+class MembershipRow(SQLModel, table=True):
+    __tablename__ = "memberships"
+
+    cohort_id: str = Field(foreign_key="cohorts.id", ondelete="CASCADE", primary_key=True)
+    person_id: str = Field(foreign_key="people.id", ondelete="CASCADE", primary_key=True, index=True)
+    joined_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class JobRow(SQLModel, table=True):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_due_at", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    subject: str = Field(index=True)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    state: str = "pending"
+    attempts: int = 0
+    last_error: str = ""
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    workspace: str
+    user_id: str
+    message_json: str = Field(sa_type=Text)
+    state: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = ""
+    platform_ref: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AddressRow(SQLModel, table=True):
+    __tablename__ = "addresses"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id", name="uq_addresses_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    workspace: str
+    user_id: str
+    data: str = Field(sa_type=Text)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor: str
+    action: str
+    outcome: str
+    target: str | None = None
+    detail: str = ""
+

@@ -1,0 +1,17 @@
+"""The engine's repository ports implemented over one SQL session; each hands out domain objects."""
+
+from __future__ import annotations
+
+from storage.people import SqlCohortRepository, SqlPeopleRepository
+from storage.records import SqlAddressBook, SqlAdminRepository, SqlAuditLog
+from storage.work import SqlJobRepository, SqlOutboxRepository
+
+__all__ = [
+    "SqlAddressBook",
+    "SqlAdminRepository",
+    "SqlAuditLog",
+    "SqlCohortRepository",
+    "SqlJobRepository",
+    "SqlOutboxRepository",
+    "SqlPeopleRepository",
+]

@@ -1,0 +1,77 @@
+"""One event's reads and writes as one SQL transaction, behind the engine's UnitOfWork port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from conversations.ports import (
+    AddressBook,
+    AdminRepository,
+    AuditLog,
+    CohortRepository,
+    JobRepository,
+    OutboxRepository,
+    PeopleRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from storage.repositories import (
+    SqlAddressBook,
+    SqlAdminRepository,
+    SqlAuditLog,
+    SqlCohortRepository,
+    SqlJobRepository,
+    SqlOutboxRepository,
+    SqlPeopleRepository,
+)
+
+
+class SqlUnitOfWork:
+    """The repositories of one session; nothing is written until commit()."""
+
+    people: PeopleRepository
+    cohorts: CohortRepository
+    admins: AdminRepository
+    jobs: JobRepository
+    outbox: OutboxRepository
+    addresses: AddressBook
+    audit: AuditLog
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self.people = SqlPeopleRepository(session)
+        self.cohorts = SqlCohortRepository(session)
+        self.admins = SqlAdminRepository(session)
+        self.jobs = SqlJobRepository(session)
+        self.outbox = SqlOutboxRepository(session)
+        self.addresses = SqlAddressBook(session)
+        self.audit = SqlAuditLog(session)
+
+    async def commit(self) -> None:
+        await self._session.commit()
+
+    async def rollback(self) -> None:
+        await self._session.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    """Opens a SqlUnitOfWork per `async with`; leaving the block without commit() rolls back."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[SqlUnitOfWork]:
+        # Closing the session rolls back whatever was not committed and returns the connection.
+        async with self._sessions() as session:
+            yield SqlUnitOfWork(session)
+
+
+if TYPE_CHECKING:  # mypy proves the structural fit to the engine's ports here, at no run-time cost
+
+    def _fits_the_ports(engine: AsyncEngine, session: AsyncSession) -> tuple[UnitOfWorkFactory, UnitOfWork]:
+        return SqlUnitOfWorkFactory(engine), SqlUnitOfWork(session)

@@ -1,0 +1,190 @@
+"""Due work over SQL: scheduled jobs and the outbox, claimed so that replicas never share a row."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import cast, get_args
+
+from sqlalchemy import delete, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from conversations.events import Actor
+from conversations.messages import Message
+from conversations.model import Job, JobState, OutboxItem, OutboxState
+from storage.models import JobRow, OutboxRow
+
+
+def _to_job(row: JobRow) -> Job:
+    assert row.id is not None
+    if row.state not in get_args(JobState):
+        raise ValueError(f"unexpected job state in the database: {row.state!r}")
+    return Job(id=row.id, kind=row.kind, subject=row.subject, due_at=row.due_at,
+               state=cast(JobState, row.state), attempts=row.attempts)
+
+
+class SqlJobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def schedule(self, kind: str, subject: str, due_at: datetime) -> None:
+        """Idempotent: the same pending (kind, subject, due_at) is kept once."""
+        existing = select(JobRow.id).where(
+            col(JobRow.kind) == kind,
+            col(JobRow.subject) == subject,
+            col(JobRow.due_at) == due_at,
+            col(JobRow.state) == "pending",
+        )
+        if (await self._session.scalars(existing)).first() is not None:
+            return
+        self._session.add(JobRow(kind=kind, subject=subject, due_at=due_at))
+        await self._session.flush()
+
+    async def cancel(self, kind: str, subject: str) -> int:
+        """Drop the pending jobs of this kind for this subject; returns how many."""
+        rows = await self._rows(
+            select(JobRow).where(
+                col(JobRow.kind) == kind, col(JobRow.subject) == subject, col(JobRow.state) == "pending"
+            )
+        )
+        for row in rows:
+            await self._session.delete(row)
+        await self._session.flush()
+        return len(rows)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Job]:
+        # Postgres: rows another replica holds are skipped. SQLite ignores FOR UPDATE, but every
+        # transaction there starts with BEGIN IMMEDIATE (storage.db), so claims run one at a time.
+        stmt = (
+            select(JobRow)
+            .where(col(JobRow.state) == "pending", col(JobRow.due_at) <= now)
+            .order_by(col(JobRow.due_at), col(JobRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_to_job(row) for row in await self._rows(stmt)]
+
+    async def finish(self, job_id: int) -> None:
+        row = await self._get(job_id)
+        row.state = "done"
+        row.attempts += 1
+        await self._session.flush()
+
+    async def fail(self, job_id: int, error: str, retry_at: datetime | None) -> None:
+        row = await self._get(job_id)
+        row.attempts += 1
+        row.last_error = error
+        if retry_at is None:
+            row.state = "failed"
+        else:
+            row.state = "pending"
+            row.due_at = retry_at
+        await self._session.flush()
+
+    async def pending_for(self, subject: str) -> list[Job]:
+        stmt = (
+            select(JobRow)
+            .where(col(JobRow.subject) == subject, col(JobRow.state) == "pending")
+            .order_by(col(JobRow.due_at), col(JobRow.id))
+        )
+        return [_to_job(row) for row in await self._rows(stmt)]
+
+    async def erase_subject(self, subject: str) -> None:
+        await self._session.execute(delete(JobRow).where(col(JobRow.subject) == subject))
+
+    async def _get(self, job_id: int) -> JobRow:
+        row = await self._session.get(JobRow, job_id, populate_existing=True)
+        if row is None:
+            raise LookupError(f"no job {job_id}")
+        return row
+
+    async def _rows(self, stmt: SelectOfScalar[JobRow]) -> list[JobRow]:
+        result = await self._session.scalars(stmt.execution_options(populate_existing=True))
+        return list(result.all())
+
+
+def _to_item(row: OutboxRow) -> OutboxItem:
+    assert row.id is not None
+    if row.state not in get_args(OutboxState):
+        raise ValueError(f"unexpected outbox state in the database: {row.state!r}")
+    return OutboxItem(id=row.id, to=Actor(row.platform, row.workspace, row.user_id),
+                      message_json=row.message_json, attempts=row.attempts,
+                      state=cast(OutboxState, row.state), platform_ref=row.platform_ref)
+
+
+class SqlOutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def enqueue(self, to: Actor, message: Message, at: datetime) -> int:
+        row = OutboxRow(platform=to.platform, workspace=to.workspace, user_id=to.user_id,
+                        message_json=message.to_json(), next_attempt_at=at, created_at=at)
+        self._session.add(row)
+        await self._session.flush()
+        assert row.id is not None
+        return row.id
+
+    async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
+        # The lease outlives this transaction: a sender that dies mid-send frees its rows when it
+        # runs out, so the rows are due again without anyone cleaning up.
+        stmt = (
+            select(OutboxRow)
+            .where(
+                col(OutboxRow.state) == "pending",
+                col(OutboxRow.next_attempt_at) <= now,
+                or_(col(OutboxRow.lease_until).is_(None), col(OutboxRow.lease_until) < now),
+            )
+            .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        rows = list((await self._session.scalars(stmt)).all())
+        lease_until = now + timedelta(seconds=lease_seconds)
+        for row in rows:
+            row.lease_until = lease_until
+            row.attempts += 1
+        await self._session.flush()
+        return [_to_item(row) for row in rows]
+
+    async def mark_sent(self, item_id: int, platform_ref: str, at: datetime) -> None:
+        row = await self._get(item_id)
+        row.state = "sent"
+        row.platform_ref = platform_ref
+        row.sent_at = at
+        row.lease_until = None
+        await self._session.flush()
+
+    async def retry_later(self, item_id: int, error: str, at: datetime) -> None:
+        row = await self._get(item_id)
+        row.next_attempt_at = at
+        row.last_error = error
+        row.lease_until = None
+        await self._session.flush()
+
+    async def mark_dead(self, item_id: int, error: str) -> None:
+        row = await self._get(item_id)
+        row.state = "dead"
+        row.last_error = error
+        row.lease_until = None
+        await self._session.flush()
+
+    async def pending_count(self) -> int:
+        stmt = select(func.count()).select_from(OutboxRow).where(col(OutboxRow.state) == "pending")
+        return int((await self._session.scalars(stmt)).one())
+
+    async def erase_recipient(self, actor: Actor) -> None:
+        await self._session.execute(
+            delete(OutboxRow).where(
+                col(OutboxRow.platform) == actor.platform,
+                col(OutboxRow.workspace) == actor.workspace,
+                col(OutboxRow.user_id) == actor.user_id,
+            )
+        )
+
+    async def _get(self, item_id: int) -> OutboxRow:
+        row = await self._session.get(OutboxRow, item_id, populate_existing=True)
+        if row is None:
+            raise LookupError(f"no outbox item {item_id}")
+        return row
