@@ -77,7 +77,7 @@ async def cohort_open(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         raise Invalid(f"The cohort name is {len(name)} characters; at most 80 are allowed.")
     defaults = deps.settings.cohort
     weeks_raw = opts.get("weeks", str(defaults.weeks))
-    if not weeks_raw.isdigit() or not 1 <= int(weeks_raw) <= 104:
+    if not weeks_raw.isascii() or not weeks_raw.isdigit() or not 1 <= int(weeks_raw) <= 104:
         raise Invalid(f"`--weeks {weeks_raw[:20]}`: give a whole number of weeks from 1 to 104.")
     cadence = opts.get("cadence", defaults.cadence).lower()
     if cadence not in _CADENCES:
@@ -121,13 +121,13 @@ async def cohort_close_signup(cmd: Command, uow: UnitOfWork, deps: Deps) -> Repl
     if cohort is None or cohort.state != "signup":
         raise Invalid("No cohort is in sign-up right now.")
     await close_signup(uow, deps, cohort)
+    await uow.jobs.cancel(SIGNUP_CLOSES, cohort.id)  # closed by hand: the deadline job has nothing left to do
     members = await uow.cohorts.members(cohort.id)
     return Reply.say(f"Sign-up for '{cohort.name}' is closed; the cohort is running with {len(members)} members.")
 
 
 async def close_signup(uow: UnitOfWork, deps: Deps, cohort: Cohort) -> None:
     await uow.cohorts.save(replace(cohort, state="running", started_at=deps.clock.now()))
-    await uow.jobs.cancel(SIGNUP_CLOSES, cohort.id)
 
 
 async def signup_deadline(subject: str, uow: UnitOfWork, deps: Deps) -> None:

@@ -65,7 +65,7 @@ def parse_weeks(args: tuple[str, ...], limit: int) -> int | str:
     if not args:
         return DEFAULT_PAUSE_WEEKS
     raw = args[0].lower().removesuffix("weeks").removesuffix("week").removesuffix("w")
-    if not raw.isdigit() or not 1 <= int(raw) <= limit:
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= limit:
         return f"'{args[0][:20]}' is not a number of weeks; give a whole number from 1 to {limit}, e.g. `pause 2`."
     return int(raw)
 
