@@ -1,0 +1,568 @@
+"""In-memory storage behind the engine's ports, with real enough transactions for engine tests.
+
+The factory holds the committed state. A unit of work begins a transaction on first use: it takes
+the factory's lock (one writer at a time, as SQLite with BEGIN IMMEDIATE) and works on a deep copy;
+`commit()` swaps the copy in, `rollback()` or leaving the block drops it. Either ends the transaction
+and frees the lock, so a unit of work may be used again afterwards, like a SQLAlchemy session.
+
+At the end, `World` wires the engine, the outbox sender and the job runner to these fakes, a fake
+clock and fake platforms, for engine tests that read like transcripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from conversations.deps import Deps
+from conversations.engine import Engine
+from conversations.events import ActionTaken, Actor, Command, FormSubmitted, FormValue
+from conversations.jobs import run_due_jobs
+from conversations.messages import Message, Reply
+from conversations.model import AuditEntry, Cohort, Job, JobState, OutboxItem, OutboxState, Person
+from conversations.outbox import OutboxSender
+from conversations.ports import (
+    AddressBook,
+    AdminRepository,
+    AuditLog,
+    CohortRepository,
+    JobRepository,
+    OutboxRepository,
+    PeopleRepository,
+)
+from conversations.settings import Admins, ProgramSettings
+from tests.fakes.messenger import FakeMessenger
+
+ACTIVE_COHORT_STATES = ("signup", "running")
+
+
+class ConstraintViolation(Exception):
+    """What the database would refuse: a second open cohort, a second person for one identity."""
+
+
+class NestedTransaction(RuntimeError):
+    """A task opened a transaction while its own earlier one was still open: SQLite would deadlock."""
+
+
+@dataclass
+class JobRecord:
+    id: int
+    kind: str
+    subject: str
+    due_at: datetime
+    state: JobState = "pending"
+    attempts: int = 0
+    last_error: str = ""
+
+    def to_job(self) -> Job:
+        return Job(id=self.id, kind=self.kind, subject=self.subject, due_at=self.due_at,
+                   state=self.state, attempts=self.attempts)
+
+
+@dataclass
+class OutboxRecord:
+    id: int
+    to: Actor
+    message_json: str
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    state: OutboxState = "pending"
+    lease_until: datetime | None = None
+    platform_ref: str | None = None
+    sent_at: datetime | None = None
+    last_error: str = ""
+
+    @property
+    def message(self) -> Message:
+        return Message.from_json(self.message_json)
+
+    def to_item(self) -> OutboxItem:
+        return OutboxItem(id=self.id, to=self.to, message_json=self.message_json, attempts=self.attempts,
+                          state=self.state, platform_ref=self.platform_ref)
+
+
+@dataclass
+class MemoryState:
+    """Every table, as plain Python; tests read it through `MemoryUnitOfWorkFactory.state`."""
+
+    people: dict[str, Person] = field(default_factory=dict)
+    cohorts: dict[str, Cohort] = field(default_factory=dict)
+    memberships: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (cohort, person) -> joined
+    admins: dict[Actor, datetime] = field(default_factory=dict)
+    jobs: dict[int, JobRecord] = field(default_factory=dict)
+    outbox: dict[int, OutboxRecord] = field(default_factory=dict)
+    addresses: dict[Actor, tuple[str, datetime]] = field(default_factory=dict)
+    pseudonyms: dict[Actor, str] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    last_id: int = 0
+
+    def next_id(self) -> int:
+        self.last_id += 1
+        return self.last_id
+
+    def dump(self) -> str:
+        """Every record as text, to assert that something is gone from everywhere."""
+        return repr(self)
+
+
+class _Repo:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def _s(self) -> MemoryState:
+        return await self._uow.begin()
+
+
+class MemoryPeopleRepository(_Repo):
+    async def get(self, person_id: str) -> Person | None:
+        return (await self._s()).people.get(person_id)
+
+    async def by_actor(self, actor: Actor) -> Person | None:
+        return next((p for p in (await self._s()).people.values() if p.actor == actor), None)
+
+    async def by_email(self, platform: str, workspace: str, email: str) -> Person | None:
+        if not email.strip():
+            return None
+        for p in await self.in_workspace(platform, workspace):
+            if p.profile.email.lower() == email.strip().lower():
+                return p
+        return None
+
+    async def add(self, person: Person) -> None:
+        s = await self._s()
+        if person.id in s.people or any(p.actor == person.actor for p in s.people.values()):
+            raise ConstraintViolation(f"person {person.id} or their identity exists already")
+        s.people[person.id] = person
+
+    async def save(self, person: Person) -> None:
+        s = await self._s()
+        if person.id not in s.people:
+            raise LookupError(f"no person {person.id}")
+        s.people[person.id] = replace(s.people[person.id], profile=person.profile, status=person.status,
+                                      paused_until=person.paused_until)
+
+    async def in_workspace(self, platform: str, workspace: str) -> list[Person]:
+        return [p for p in (await self._s()).people.values()
+                if p.actor.platform == platform and p.actor.workspace == workspace]
+
+    async def erase(self, person_id: str) -> None:
+        s = await self._s()
+        for cohort_id, member in list(s.memberships):
+            if member == person_id:
+                del s.memberships[(cohort_id, member)]
+                cohort = s.cohorts[cohort_id]
+                s.cohorts[cohort_id] = replace(cohort, members_left=cohort.members_left + 1)
+        s.people.pop(person_id, None)
+
+
+class MemoryCohortRepository(_Repo):
+    async def get(self, cohort_id: str) -> Cohort | None:
+        return (await self._s()).cohorts.get(cohort_id)
+
+    async def current(self, platform: str, workspace: str) -> Cohort | None:
+        return next((c for c in await self.all(platform, workspace) if c.state in ACTIVE_COHORT_STATES), None)
+
+    async def by_name(self, platform: str, workspace: str, name: str) -> Cohort | None:
+        return next((c for c in await self.all(platform, workspace) if c.name == name), None)
+
+    async def all(self, platform: str, workspace: str) -> list[Cohort]:
+        found = [c for c in (await self._s()).cohorts.values() if c.platform == platform and c.workspace == workspace]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+    async def add(self, cohort: Cohort) -> None:
+        s = await self._s()
+        if cohort.id in s.cohorts:
+            raise ConstraintViolation(f"cohort {cohort.id} exists already")
+        if cohort.state in ACTIVE_COHORT_STATES and await self.current(cohort.platform, cohort.workspace):
+            raise ConstraintViolation("another cohort is already open in this workspace")
+        s.cohorts[cohort.id] = cohort
+
+    async def save(self, cohort: Cohort) -> None:
+        s = await self._s()
+        if cohort.id not in s.cohorts:
+            raise LookupError(f"no cohort {cohort.id}")
+        s.cohorts[cohort.id] = cohort
+
+    async def add_member(self, cohort_id: str, person_id: str, at: datetime) -> bool:
+        s = await self._s()
+        if cohort_id not in s.cohorts or person_id not in s.people:
+            raise ConstraintViolation("membership of an unknown cohort or person")
+        if (cohort_id, person_id) in s.memberships:
+            return False
+        s.memberships[(cohort_id, person_id)] = at
+        return True
+
+    async def members(self, cohort_id: str) -> list[str]:
+        s = await self._s()
+        found = [(at, person) for (cohort, person), at in s.memberships.items() if cohort == cohort_id]
+        return [person for _, person in sorted(found)]
+
+    async def cohorts_of(self, person_id: str) -> list[Cohort]:
+        s = await self._s()
+        found = [s.cohorts[cohort] for (cohort, person) in s.memberships if person == person_id]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+
+class MemoryAdminRepository(_Repo):
+    async def is_admin(self, actor: Actor) -> bool:
+        return actor in (await self._s()).admins
+
+    async def add(self, actor: Actor, at: datetime) -> bool:
+        s = await self._s()
+        if actor in s.admins:
+            return False
+        s.admins[actor] = at
+        return True
+
+    async def remove(self, actor: Actor) -> bool:
+        return (await self._s()).admins.pop(actor, None) is not None
+
+    async def in_workspace(self, platform: str, workspace: str) -> list[Actor]:
+        s = await self._s()
+        return [a for a, _ in sorted(s.admins.items(), key=lambda kv: kv[1])
+                if a.platform == platform and a.workspace == workspace]
+
+
+class MemoryJobRepository(_Repo):
+    async def schedule(self, kind: str, subject: str, due_at: datetime) -> None:
+        s = await self._s()
+        for job in s.jobs.values():
+            if (job.kind, job.subject, job.due_at, job.state) == (kind, subject, due_at, "pending"):
+                return
+        job_id = s.next_id()
+        s.jobs[job_id] = JobRecord(id=job_id, kind=kind, subject=subject, due_at=due_at)
+
+    async def cancel(self, kind: str, subject: str) -> int:
+        s = await self._s()
+        doomed = [j.id for j in s.jobs.values() if (j.kind, j.subject, j.state) == (kind, subject, "pending")]
+        for job_id in doomed:
+            del s.jobs[job_id]
+        return len(doomed)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Job]:
+        s = await self._s()
+        due = sorted((j for j in s.jobs.values() if j.state == "pending" and j.due_at <= now),
+                     key=lambda j: (j.due_at, j.id))
+        return [j.to_job() for j in due[:limit]]
+
+    async def finish(self, job_id: int) -> None:
+        job = await self._get(job_id)
+        job.state = "done"
+        job.attempts += 1
+
+    async def fail(self, job_id: int, error: str, retry_at: datetime | None) -> None:
+        job = await self._get(job_id)
+        job.attempts += 1
+        job.last_error = error
+        if retry_at is None:
+            job.state = "failed"
+        else:
+            job.state = "pending"
+            job.due_at = retry_at
+
+    async def pending_for(self, subject: str) -> list[Job]:
+        s = await self._s()
+        found = sorted((j for j in s.jobs.values() if j.subject == subject and j.state == "pending"),
+                       key=lambda j: (j.due_at, j.id))
+        return [j.to_job() for j in found]
+
+    async def erase_subject(self, subject: str) -> None:
+        s = await self._s()
+        for job_id in [j.id for j in s.jobs.values() if j.subject == subject]:
+            del s.jobs[job_id]
+
+    async def _get(self, job_id: int) -> JobRecord:
+        job = (await self._s()).jobs.get(job_id)
+        if job is None:
+            raise LookupError(f"no job {job_id}")
+        return job
+
+
+class MemoryOutboxRepository(_Repo):
+    async def enqueue(self, to: Actor, message: Message, at: datetime) -> int:
+        s = await self._s()
+        item_id = s.next_id()
+        s.outbox[item_id] = OutboxRecord(id=item_id, to=to, message_json=message.to_json(), created_at=at,
+                                         next_attempt_at=at)
+        return item_id
+
+    async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
+        s = await self._s()
+        due = sorted((r for r in s.outbox.values()
+                      if r.state == "pending" and r.next_attempt_at <= now
+                      and (r.lease_until is None or r.lease_until < now)),
+                     key=lambda r: (r.next_attempt_at, r.id))[:limit]
+        for record in due:
+            record.lease_until = now + timedelta(seconds=lease_seconds)
+            record.attempts += 1
+        return [r.to_item() for r in due]
+
+    async def mark_sent(self, item_id: int, platform_ref: str, at: datetime) -> None:
+        record = await self._get(item_id)
+        record.state = "sent"
+        record.platform_ref = platform_ref
+        record.sent_at = at
+        record.lease_until = None
+
+    async def retry_later(self, item_id: int, error: str, at: datetime) -> None:
+        record = await self._get(item_id)
+        record.next_attempt_at = at
+        record.last_error = error
+        record.lease_until = None
+
+    async def mark_dead(self, item_id: int, error: str) -> None:
+        record = await self._get(item_id)
+        record.state = "dead"
+        record.last_error = error
+        record.lease_until = None
+
+    async def pending_count(self) -> int:
+        return sum(1 for r in (await self._s()).outbox.values() if r.state == "pending")
+
+    async def erase_recipient(self, actor: Actor) -> None:
+        s = await self._s()
+        for item_id in [r.id for r in s.outbox.values() if r.to == actor]:
+            del s.outbox[item_id]
+
+    async def _get(self, item_id: int) -> OutboxRecord:
+        record = (await self._s()).outbox.get(item_id)
+        if record is None:
+            raise LookupError(f"no outbox item {item_id}")
+        return record
+
+
+class MemoryAddressBook(_Repo):
+    async def get(self, actor: Actor) -> str | None:
+        found = (await self._s()).addresses.get(actor)
+        return None if found is None else found[0]
+
+    async def put(self, actor: Actor, data: str, at: datetime) -> None:
+        (await self._s()).addresses[actor] = (data, at)
+
+    async def erase(self, actor: Actor) -> None:
+        (await self._s()).addresses.pop(actor, None)
+
+
+class MemoryAuditLog(_Repo):
+    async def pseudonym(self, actor: Actor) -> str:
+        s = await self._s()
+        if actor not in s.pseudonyms:
+            s.pseudonyms[actor] = secrets.token_hex(8)
+        return s.pseudonyms[actor]
+
+    async def record(self, entry: AuditEntry) -> None:
+        s = await self._s()
+        s.audit.append(replace(entry, id=s.next_id()))
+
+    async def recent(self, limit: int) -> list[AuditEntry]:
+        """Newest first."""
+        entries = sorted((await self._s()).audit, key=lambda e: (e.at, e.id or 0), reverse=True)
+        return entries[:limit]
+
+    async def forget(self, actor: Actor) -> None:
+        (await self._s()).pseudonyms.pop(actor, None)
+
+
+class MemoryUnitOfWork:
+    def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
+        self._factory = factory
+        self._state: MemoryState | None = None
+        self.people: PeopleRepository = MemoryPeopleRepository(self)
+        self.cohorts: CohortRepository = MemoryCohortRepository(self)
+        self.admins: AdminRepository = MemoryAdminRepository(self)
+        self.jobs: JobRepository = MemoryJobRepository(self)
+        self.outbox: OutboxRepository = MemoryOutboxRepository(self)
+        self.addresses: AddressBook = MemoryAddressBook(self)
+        self.audit: AuditLog = MemoryAuditLog(self)
+
+    async def begin(self) -> MemoryState:
+        """The transaction's working copy, starting the transaction on first use."""
+        if self._state is None:
+            await self._factory.acquire()
+            self._state = copy.deepcopy(self._factory.state)
+        return self._state
+
+    async def commit(self) -> None:
+        if self._factory.fail_commit_with is not None:
+            raise self._factory.fail_commit_with
+        if self._state is not None:
+            self._factory.state = self._state
+            self._factory.commits += 1
+            self._end()
+
+    async def rollback(self) -> None:
+        if self._state is not None:
+            self._end()
+
+    def _end(self) -> None:
+        self._state = None
+        self._factory.release()
+
+    async def __aenter__(self) -> MemoryUnitOfWork:
+        if self._factory.fail_with is not None:
+            raise self._factory.fail_with
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.rollback()
+
+
+class MemoryUnitOfWorkFactory:
+    """`deps.uow`: each call opens a unit of work; `state` is what has been committed."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.commits = 0
+        self.fail_with: BaseException | None = None  # entering a unit of work raises this
+        self.fail_commit_with: BaseException | None = None  # commit() raises this, keeping nothing
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
+
+    async def acquire(self) -> None:
+        task = asyncio.current_task()
+        if self._lock.locked() and task is not None and self._owner is task:
+            raise NestedTransaction("this task already holds an open transaction")
+        await self._lock.acquire()
+        self._owner = task
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+    # Reading committed state in tests, without a transaction.
+
+    def outbox_to(self, actor: Actor) -> list[Message]:
+        return [r.message for r in self.state.outbox.values() if r.to == actor]
+
+    def audit_actions(self) -> list[tuple[str, str]]:
+        return [(e.action, e.outcome) for e in self.state.audit]
+
+    def person_of(self, actor: Actor) -> Person | None:
+        return next((p for p in self.state.people.values() if p.actor == actor), None)
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("FakeClock needs a timezone-aware time")
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> datetime:
+        self._now += timedelta(**delta)
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        self._now = now
+
+
+
+
+# A whole engine over the fakes, for transcript-like tests.
+
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday morning
+
+TEST_SETTINGS = ProgramSettings(
+    topics=("GenAI", "TikTok", "Accessibility"),
+    languages=("English", "French"),
+    admins=Admins(console=("boss",), slack=("UBOSS",)),
+)
+
+
+def profile_values(**overrides: FormValue) -> dict[str, FormValue]:
+    """A valid sign-up form, as a platform would submit it; override any field."""
+    values: dict[str, FormValue] = {
+        "name": "Alice Liddell",
+        "role": "mentor",
+        "level": "L2",
+        "department": "Engineering",
+        "time_zone": "Europe/Paris",
+        "working_days": ("mon", "tue", "wed", "thu", "fri"),
+        "working_hours": "09:00-17:00",
+        "topics_teach": ("GenAI", "TikTok"),
+        "topics_learn": (),
+        "goals": "Help a leader use GenAI well",
+        "languages": ("English",),
+        "manager": "",
+        "email": "",
+    }
+    values.update(overrides)
+    return values
+
+
+def text_of(reply: Reply) -> str:
+    """Everything a reply says, as one string: texts, sections, facts and buttons."""
+    messages = [*reply.messages, *([reply.replace] if reply.replace else [])]
+    parts: list[str] = []
+    for m in messages:
+        parts += [m.text, *m.sections, *(f"{f.label}: {f.value}" for f in m.facts),
+                  *(f"[{b.label}]" for b in m.buttons)]
+    return "\n".join(parts)
+
+
+class World:
+    """An engine wired to in-memory storage, a fake clock and fake platforms."""
+
+    def __init__(self, *, settings: ProgramSettings = TEST_SETTINGS, now: datetime = T0,
+                 users: dict[str, Actor] | None = None) -> None:
+        self.clock = FakeClock(now)
+        self.store = MemoryUnitOfWorkFactory()
+        self.console = FakeMessenger(users)
+        self.slack = FakeMessenger()
+        self.deps = Deps(uow=self.store, settings=settings, clock=self.clock,
+                         messengers={"console": self.console, "slack": self.slack})
+        self.engine = Engine(self.deps)
+        self.sender = OutboxSender(self.deps)
+
+    async def say(self, actor: Actor, text: str) -> Reply:
+        return await self.engine.dispatch(Command.parse(actor, text))
+
+    async def click(self, actor: Actor, action: str, value: str = "") -> Reply:
+        return await self.engine.dispatch(ActionTaken(actor, action, value))
+
+    async def submit(self, actor: Actor, values: Mapping[str, FormValue], form: str = "signup") -> Reply:
+        return await self.engine.dispatch(FormSubmitted(actor, form, values))
+
+    async def sign_up(self, actor: Actor, **fields: FormValue) -> Person:
+        reply = await self.submit(actor, profile_values(**fields))
+        assert not reply.errors, reply.errors
+        person = self.person(actor)
+        assert person is not None
+        return person
+
+    async def deliver(self) -> int:
+        return await self.sender.drain()
+
+    async def run_jobs(self) -> int:
+        return await run_due_jobs(self.deps)
+
+    def person(self, actor: Actor) -> Person | None:
+        return self.store.person_of(actor)
+
+    @property
+    def state(self) -> MemoryState:
+        return self.store.state
+
+
+if TYPE_CHECKING:  # mypy proves the fakes satisfy the ports
+    from conversations.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+    def _fits(factory: MemoryUnitOfWorkFactory, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
+        _factory: UnitOfWorkFactory = factory
+        _uow: UnitOfWork = uow
+        _clock: Clock = clock
