@@ -197,7 +197,7 @@ async def admin_pause(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     await uow.outbox.enqueue(target[0], Message(
         f"A program admin paused your participation until {until.strftime('%a %d %b %Y')}.",
         (f"No check-ins or nudges until then. `{deps.command_hint(target[0], 'resume')}` ends it sooner.",)),
-        deps.clock.now())
+        deps.clock.now(), about=target[1].id)
     return Reply.say(f"Paused {target[1].profile.name} until {until.date().isoformat()}.")
 
 

@@ -7,9 +7,18 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from conversations import admin, membership, signup
+from conversations import admin, home, membership, signup
 from conversations.deps import Deps
-from conversations.events import ActionTaken, Command, Event, FormSubmitted, Installed, Unreachable
+from conversations.events import (
+    ActionTaken,
+    Command,
+    Event,
+    FormSubmitted,
+    HomeOpened,
+    Installed,
+    Unreachable,
+    WorkspaceRemoved,
+)
 from conversations.messages import NOTHING, Reply
 from conversations.outbox import mark_unreachable
 from conversations.profiles import SIGNUP_FORM
@@ -48,6 +57,7 @@ class Engine:
         }
         self._actions: Mapping[str, Callable[..., Awaitable[Reply]]] = {
             "profile.edit": signup.on_profile_edit,
+            "signup.start": signup.on_signup_start,
             "cohort.join": signup.on_cohort_join,
             "pause.start": membership.on_pause_button,
             "pause.resume": membership.on_resume_button,
@@ -74,7 +84,7 @@ class Engine:
 
     async def _route(self, event: Event) -> Reply:
         deps = self.deps
-        if not isinstance(event, Unreachable):
+        if not isinstance(event, Unreachable | WorkspaceRemoved):
             await self._reachable_again(event)
         if isinstance(event, Command):
             flow = self._commands.get(event.name)
@@ -92,7 +102,17 @@ class Engine:
             if flow is None:
                 return Reply.say("That form is no longer in use; please start again.")
             return await flow(event, deps=deps)
+        if isinstance(event, HomeOpened):
+            return await home.on_home_opened(event, deps=deps)
         if isinstance(event, Installed):
+            return NOTHING
+        if isinstance(event, WorkspaceRemoved):
+            async with deps.uow() as uow:
+                for person in await uow.people.in_workspace(event.platform, event.workspace):
+                    if person.status != "unreachable":
+                        await uow.people.save(person.with_status("unreachable"))
+                await uow.commit()
+            log.info("%s workspace removed (%s): its people are unreachable", event.platform, event.reason)
             return NOTHING
         if isinstance(event, Unreachable):
             async with deps.uow() as uow:
@@ -101,7 +121,7 @@ class Engine:
             return NOTHING
         return NOTHING
 
-    async def _reachable_again(self, event: Command | ActionTaken | FormSubmitted | Installed) -> None:
+    async def _reachable_again(self, event: Command | ActionTaken | FormSubmitted | Installed | HomeOpened) -> None:
         """Someone the platform had reported gone is talking to us: they can be reached again."""
         async with self.deps.uow() as uow:
             person = await uow.people.by_actor(event.actor)

@@ -83,4 +83,20 @@ class Unreachable:
     reason: str
 
 
-Event = Command | ActionTaken | FormSubmitted | Installed | Unreachable
+@dataclass(frozen=True, slots=True)
+class HomeOpened:
+    """The person opened the app's home (Slack's App Home tab); the reply is what it shows."""
+
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRemoved:
+    """The app was uninstalled from a whole workspace, or its tokens were revoked."""
+
+    platform: str
+    workspace: str
+    reason: str
+
+
+Event = Command | ActionTaken | FormSubmitted | Installed | Unreachable | HomeOpened | WorkspaceRemoved

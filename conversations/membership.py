@@ -151,6 +151,7 @@ async def erase_person(uow: UnitOfWork, actor: Actor, person: Person | None) -> 
     """Remove every trace of one person; the audit entries stay but lose their link to them."""
     if person is not None:
         await uow.jobs.erase_subject(person.id)
+        await uow.outbox.erase_about(person.id)
         await uow.people.erase(person.id)
     await uow.outbox.erase_recipient(actor)
     await uow.addresses.erase(actor)

@@ -127,4 +127,5 @@ async def mark_unreachable(uow: UnitOfWork, deps: Deps, actor: Actor, reason: st
         if admin != actor:
             await uow.outbox.enqueue(admin, Message(
                 f"I can no longer reach {person.profile.name}.",
-                (f"The platform said: {reason[:100]}. They get no messages until they talk to me again.",)), now)
+                (f"The platform said: {reason[:100]}. They get no messages until they talk to me again.",)), now,
+                about=person.id)

@@ -96,7 +96,9 @@ class JobRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    async def enqueue(self, to: Actor, message: Message, at: datetime) -> int: ...
+    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None) -> int:
+        """Queue a message; `about` names the person it speaks of, so erasing them erases it too."""
+        ...
     async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
         """Lease due messages to this sender; a lease that runs out makes them due again."""
         ...
@@ -105,6 +107,9 @@ class OutboxRepository(Protocol):
     async def mark_dead(self, item_id: int, error: str) -> None: ...
     async def pending_count(self) -> int: ...
     async def erase_recipient(self, actor: Actor) -> None: ...
+    async def erase_about(self, person_id: str) -> None:
+        """Delete every message, sent or not, that speaks of this person."""
+        ...
 
 
 class AddressBook(Protocol):
@@ -126,6 +131,34 @@ class AuditLog(Protocol):
         ...
 
 
+class InstallationStore(Protocol):
+    """A platform's installations per workspace, as opaque data the adapter wrote (tokens included)."""
+
+    async def save(self, platform: str, workspace: str, data: str, at: datetime) -> None: ...
+    async def find(self, platform: str, workspace: str) -> str | None: ...
+    async def delete(self, platform: str, workspace: str) -> bool: ...
+
+
+class OAuthStates(Protocol):
+    """One-time OAuth `state` values, shared by every replica."""
+
+    async def issue(self, state: str, expires_at: datetime) -> None: ...
+    async def consume(self, state: str, now: datetime) -> bool:
+        """True once for a state issued and not expired; False after that."""
+        ...
+
+
+class ProcessedEvents(Protocol):
+    """Platform event ids already handled, so a retried delivery never doubles an effect."""
+
+    async def claim(self, platform: str, event_id: str, at: datetime) -> bool:
+        """True if this event id was not seen before (and is now recorded)."""
+        ...
+    async def release(self, platform: str, event_id: str) -> None:
+        """Forget a claim whose handling failed, so the platform's retry takes effect."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One event's reads and writes, committed together or not at all."""
 
@@ -136,6 +169,9 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     addresses: AddressBook
     audit: AuditLog
+    installations: InstallationStore
+    oauth_states: OAuthStates
+    events: ProcessedEvents
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

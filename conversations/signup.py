@@ -81,6 +81,11 @@ async def on_profile_edit(action: ActionTaken, *, deps: Deps) -> Reply:
     return await on_profile(Command(action.actor, "profile", ("edit",), trigger=action.trigger), deps=deps)
 
 
+async def on_signup_start(action: ActionTaken, *, deps: Deps) -> Reply:
+    """The Join button of the home tab: same as typing `join`."""
+    return await on_join(Command(action.actor, "join", trigger=action.trigger), deps=deps)
+
+
 async def on_cohort_join(action: ActionTaken, *, deps: Deps) -> Reply:
     """The invitation's button: join that cohort if it is still in sign-up."""
     async with deps.uow() as uow:

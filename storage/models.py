@@ -171,6 +171,7 @@ class OutboxRow(SQLModel, table=True):
     platform_ref: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    about: str | None = Field(default=None, index=True)  # the person the message speaks of, if any
 
 
 class AddressRow(SQLModel, table=True):
@@ -196,3 +197,27 @@ class AuditRow(SQLModel, table=True):
     target: str | None = None
     detail: str = ""
 
+
+
+class InstallationRow(SQLModel, table=True):
+    __tablename__ = "installations"
+
+    platform: str = Field(primary_key=True)
+    workspace: str = Field(primary_key=True)
+    data: str = Field(sa_type=Text)
+    installed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OAuthStateRow(SQLModel, table=True):
+    __tablename__ = "oauth_states"
+
+    state: str = Field(primary_key=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    __tablename__ = "processed_events"
+
+    platform: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    claimed_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage.people import SqlCohortRepository, SqlPeopleRepository
+from storage.platform import SqlInstallationStore, SqlOAuthStates, SqlProcessedEvents
 from storage.records import SqlAddressBook, SqlAdminRepository, SqlAuditLog
 from storage.work import SqlJobRepository, SqlOutboxRepository
 
@@ -11,7 +12,10 @@ __all__ = [
     "SqlAdminRepository",
     "SqlAuditLog",
     "SqlCohortRepository",
+    "SqlInstallationStore",
     "SqlJobRepository",
+    "SqlOAuthStates",
     "SqlOutboxRepository",
     "SqlPeopleRepository",
+    "SqlProcessedEvents",
 ]

@@ -13,9 +13,12 @@ from conversations.ports import (
     AdminRepository,
     AuditLog,
     CohortRepository,
+    InstallationStore,
     JobRepository,
+    OAuthStates,
     OutboxRepository,
     PeopleRepository,
+    ProcessedEvents,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -24,9 +27,12 @@ from storage.repositories import (
     SqlAdminRepository,
     SqlAuditLog,
     SqlCohortRepository,
+    SqlInstallationStore,
     SqlJobRepository,
+    SqlOAuthStates,
     SqlOutboxRepository,
     SqlPeopleRepository,
+    SqlProcessedEvents,
 )
 
 
@@ -40,6 +46,9 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     addresses: AddressBook
     audit: AuditLog
+    installations: InstallationStore
+    oauth_states: OAuthStates
+    events: ProcessedEvents
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -50,6 +59,9 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session)
         self.addresses = SqlAddressBook(session)
         self.audit = SqlAuditLog(session)
+        self.installations = SqlInstallationStore(session)
+        self.oauth_states = SqlOAuthStates(session)
+        self.events = SqlProcessedEvents(session)
 
     async def commit(self) -> None:
         await self._session.commit()

@@ -117,9 +117,9 @@ class SqlOutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def enqueue(self, to: Actor, message: Message, at: datetime) -> int:
+    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None) -> int:
         row = OutboxRow(platform=to.platform, workspace=to.workspace, user_id=to.user_id,
-                        message_json=message.to_json(), next_attempt_at=at, created_at=at)
+                        message_json=message.to_json(), next_attempt_at=at, created_at=at, about=about)
         self._session.add(row)
         await self._session.flush()
         assert row.id is not None
@@ -182,6 +182,10 @@ class SqlOutboxRepository:
                 col(OutboxRow.user_id) == actor.user_id,
             )
         )
+
+    async def erase_about(self, person_id: str) -> None:
+        """Every message that speaks of this person, whatever its state (sent ones keep their text)."""
+        await self._session.execute(delete(OutboxRow).where(col(OutboxRow.about) == person_id))
 
     async def _get(self, item_id: int) -> OutboxRow:
         row = await self._session.get(OutboxRow, item_id, populate_existing=True)

@@ -32,9 +32,12 @@ from conversations.ports import (
     AdminRepository,
     AuditLog,
     CohortRepository,
+    InstallationStore,
     JobRepository,
+    OAuthStates,
     OutboxRepository,
     PeopleRepository,
+    ProcessedEvents,
 )
 from conversations.settings import Admins, ProgramSettings
 from tests.fakes.messenger import FakeMessenger
@@ -78,6 +81,7 @@ class OutboxRecord:
     platform_ref: str | None = None
     sent_at: datetime | None = None
     last_error: str = ""
+    about: str | None = None  # the id of the person the message speaks of
 
     @property
     def message(self) -> Message:
@@ -101,6 +105,9 @@ class MemoryState:
     addresses: dict[Actor, tuple[str, datetime]] = field(default_factory=dict)
     pseudonyms: dict[Actor, str] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    installations: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)  # -> (data, at)
+    oauth_states: dict[str, datetime] = field(default_factory=dict)  # state -> expires_at
+    processed_events: dict[tuple[str, str], datetime] = field(default_factory=dict)  # -> claimed_at
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -286,11 +293,11 @@ class MemoryJobRepository(_Repo):
 
 
 class MemoryOutboxRepository(_Repo):
-    async def enqueue(self, to: Actor, message: Message, at: datetime) -> int:
+    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None) -> int:
         s = await self._s()
         item_id = s.next_id()
         s.outbox[item_id] = OutboxRecord(id=item_id, to=to, message_json=message.to_json(), created_at=at,
-                                         next_attempt_at=at)
+                                         next_attempt_at=at, about=about)
         return item_id
 
     async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
@@ -329,6 +336,11 @@ class MemoryOutboxRepository(_Repo):
     async def erase_recipient(self, actor: Actor) -> None:
         s = await self._s()
         for item_id in [r.id for r in s.outbox.values() if r.to == actor]:
+            del s.outbox[item_id]
+
+    async def erase_about(self, person_id: str) -> None:
+        s = await self._s()
+        for item_id in [r.id for r in s.outbox.values() if r.about == person_id]:
             del s.outbox[item_id]
 
     async def _get(self, item_id: int) -> OutboxRecord:
@@ -370,6 +382,42 @@ class MemoryAuditLog(_Repo):
         (await self._s()).pseudonyms.pop(actor, None)
 
 
+class MemoryInstallationStore(_Repo):
+    async def save(self, platform: str, workspace: str, data: str, at: datetime) -> None:
+        (await self._s()).installations[(platform, workspace)] = (data, at)
+
+    async def find(self, platform: str, workspace: str) -> str | None:
+        found = (await self._s()).installations.get((platform, workspace))
+        return None if found is None else found[0]
+
+    async def delete(self, platform: str, workspace: str) -> bool:
+        return (await self._s()).installations.pop((platform, workspace), None) is not None
+
+
+class MemoryOAuthStates(_Repo):
+    async def issue(self, state: str, expires_at: datetime) -> None:
+        s = await self._s()
+        if state in s.oauth_states:
+            raise ConstraintViolation(f"OAuth state {state!r} issued already")
+        s.oauth_states[state] = expires_at
+
+    async def consume(self, state: str, now: datetime) -> bool:
+        expires_at = (await self._s()).oauth_states.pop(state, None)  # seen: gone, expired or not
+        return expires_at is not None and expires_at > now
+
+
+class MemoryProcessedEvents(_Repo):
+    async def claim(self, platform: str, event_id: str, at: datetime) -> bool:
+        s = await self._s()
+        if (platform, event_id) in s.processed_events:
+            return False
+        s.processed_events[(platform, event_id)] = at
+        return True
+
+    async def release(self, platform: str, event_id: str) -> None:
+        (await self._s()).processed_events.pop((platform, event_id), None)
+
+
 class MemoryUnitOfWork:
     def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -381,6 +429,9 @@ class MemoryUnitOfWork:
         self.outbox: OutboxRepository = MemoryOutboxRepository(self)
         self.addresses: AddressBook = MemoryAddressBook(self)
         self.audit: AuditLog = MemoryAuditLog(self)
+        self.installations: InstallationStore = MemoryInstallationStore(self)
+        self.oauth_states: OAuthStates = MemoryOAuthStates(self)
+        self.events: ProcessedEvents = MemoryProcessedEvents(self)
 
     async def begin(self) -> MemoryState:
         """The transaction's working copy, starting the transaction on first use."""

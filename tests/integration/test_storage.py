@@ -406,6 +406,27 @@ async def test_erasing_a_recipient_drops_every_message_to_them(uow_factory: SqlU
         assert await uow.outbox.pending_count() == 1
 
 
+async def test_erasing_what_speaks_of_a_person_drops_those_messages_sent_or_not(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    about_alice = Message("Alice can no longer be reached")
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(BOB, about_alice, NOW, about="alice-id")
+        sent = await uow.outbox.enqueue(BOB, about_alice, NOW, about="alice-id")
+        await uow.outbox.mark_sent(sent, "ref", NOW)
+        dead = await uow.outbox.enqueue(BOB, about_alice, NOW, about="alice-id")
+        await uow.outbox.mark_dead(dead, "gone")
+        about_carol = await uow.outbox.enqueue(BOB, HELLO, NOW, about="carol-id")
+        plain = await uow.outbox.enqueue(ALICE, HELLO, NOW)
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.outbox.erase_about("alice-id")
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.pending_count() == 2
+        assert sorted(i.id for i in await uow.outbox.claim(NOW, 10, 60)) == [about_carol, plain]
+
+
 # --- engine and URLs ------------------------------------------------------------------------------
 
 async def test_naive_datetimes_are_refused(uow_factory: SqlUnitOfWorkFactory) -> None:

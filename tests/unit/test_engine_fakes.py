@@ -191,6 +191,75 @@ async def test_the_address_book_keeps_one_address_per_person() -> None:
         assert await uow.addresses.get(ALICE) is None
 
 
+async def test_erasing_what_speaks_of_a_person_drops_those_messages_sent_or_not() -> None:
+    store = MemoryUnitOfWorkFactory()
+    async with store() as uow:
+        pending = await uow.outbox.enqueue(BOB, Message("Alice is unreachable"), T0, about="p1")
+        sent = await uow.outbox.enqueue(BOB, Message("Alice paused"), T0, about="p1")
+        await uow.outbox.mark_sent(sent, "ref", T0)
+        other = await uow.outbox.enqueue(BOB, Message("Carol paused"), T0, about="p2")
+        plain = await uow.outbox.enqueue(ALICE, Message("hello"), T0)
+        await uow.commit()
+    assert store.state.outbox[pending].about == "p1"
+    async with store() as uow:
+        await uow.outbox.erase_about("p1")
+        await uow.commit()
+    assert set(store.state.outbox) == {other, plain}
+    assert "Alice paused" not in store.state.dump()
+
+
+async def test_installations_are_saved_replaced_found_and_deleted() -> None:
+    store = MemoryUnitOfWorkFactory()
+    async with store() as uow:
+        assert await uow.installations.find("slack", "T1") is None
+        await uow.installations.save("slack", "T1", "one", T0)
+        await uow.installations.save("slack", "T1", "two", T0 + timedelta(hours=1))
+        await uow.installations.save("slack", "T2", "other", T0)
+        assert await uow.installations.find("slack", "T1") == "two"
+        assert await uow.installations.find("teams", "T1") is None
+        assert await uow.installations.delete("slack", "T1") is True
+        assert await uow.installations.delete("slack", "T1") is False
+        assert await uow.installations.find("slack", "T1") is None
+        assert await uow.installations.find("slack", "T2") == "other"
+
+
+async def test_an_oauth_state_is_consumed_once_and_only_before_it_expires() -> None:
+    store = MemoryUnitOfWorkFactory()
+    async with store() as uow:
+        await uow.oauth_states.issue("s1", T0 + timedelta(minutes=10))
+        await uow.oauth_states.issue("old", T0 + timedelta(minutes=1))
+        await uow.commit()
+    async with store() as uow:
+        assert await uow.oauth_states.consume("s1", T0) is True
+        assert await uow.oauth_states.consume("s1", T0) is False
+        assert await uow.oauth_states.consume("never", T0) is False
+        assert await uow.oauth_states.consume("old", T0 + timedelta(minutes=1)) is False  # expired
+        await uow.commit()
+    assert store.state.oauth_states == {}  # the expired one was dropped when seen
+
+
+async def test_an_event_is_claimed_once_until_released() -> None:
+    store = MemoryUnitOfWorkFactory()
+    async with store() as uow:
+        assert await uow.events.claim("slack", "Ev1", T0) is True
+        assert await uow.events.claim("slack", "Ev1", T0) is False
+        assert await uow.events.claim("teams", "Ev1", T0) is True
+        await uow.commit()
+
+    async def claim() -> bool:
+        async with store() as uow:
+            claimed = await uow.events.claim("slack", "Ev2", T0)
+            await uow.commit()
+            return claimed
+
+    assert sorted(await asyncio.gather(claim(), claim())) == [False, True]
+    async with store() as uow:
+        await uow.events.release("slack", "Ev1")
+        assert await uow.events.claim("slack", "Ev1", T0) is True
+    async with store() as uow:  # not committed: the release and the new claim are undone
+        assert await uow.events.claim("slack", "Ev1", T0) is False
+
+
 def test_the_fake_clock_moves_only_when_told() -> None:
     clock = FakeClock(T0)
     assert clock.now() == T0

@@ -325,11 +325,9 @@ async def test_an_unreachable_person_who_talks_to_the_bot_again_is_active_again(
     assert person is not None and person.status == "active"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the admins' 'can no longer reach NAME' message outlives erasure")
 async def test_leaving_erases_the_name_from_messages_about_the_person() -> None:
-    # BUG: mark_unreachable puts the person's name in an outbox row addressed to the admins; when the
-    # person later leaves, erase_person only erases rows addressed *to* them, so their name stays in
-    # storage (in the sent row's message_json) after "your data is deleted".
+    # mark_unreachable puts the person's name in an outbox row addressed to the admins; the row says
+    # whom it is about, so erase_person deletes it (sent or not) with everything addressed to them.
     w = World()
     await w.sign_up(ALICE)
     await w.engine.dispatch(Unreachable(ALICE, "account_inactive"))
