@@ -9,12 +9,15 @@ import os
 import sys
 from collections.abc import Sequence
 
+import yaml
+
 from adapters.console import ConsoleMessenger, ConsoleSession
+from adapters.slack.manifest import slack_manifest
 from bot.config import AppConfig, ConfigError, config_path, load_config
 from bot.server import build_web_app, serve
-from bot.wiring import StartupError, build_bot, check_database, start_scheduler
-from storage.migrate import schema_state, upgrade
+from bot.wiring import StartupError, add_slack, build_bot, check_database, start_scheduler
 from storage.db import redact
+from storage.migrate import schema_state, upgrade
 
 log = logging.getLogger("mentorbot")
 
@@ -28,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     shell = verbs.add_parser("shell", help="chat with the bot in this terminal (the console platform)")
     shell.add_argument("--as", dest="user", metavar="USER", help="who you are (switch later with `/as NAME`)")
     verbs.add_parser("migrate", help="bring the database schema up to date")
+    manifest = verbs.add_parser("slack-manifest", help="print a Slack app manifest (YAML) to create the app from")
+    manifest.add_argument("--url", metavar="URL", help="the public https URL of `serve` (HTTP mode)")
+    manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL needed")
+    manifest.add_argument("--oauth", action="store_true", help="multi-workspace install (adds the redirect URL)")
     return parser
 
 
@@ -40,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mentorbot: {problem}", file=sys.stderr)
         return 2
     verb = args.verb or ("serve" if config.has_platform_credentials else "shell")
+    if verb == "slack-manifest":
+        return _print_manifest(config, args.url, socket_mode=args.socket_mode, oauth=args.oauth)
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO" if verb != "shell" else "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -58,6 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _print_manifest(config: AppConfig, url: str | None, *, socket_mode: bool, oauth: bool) -> int:
+    if not socket_mode and not (url and url.startswith("https://")):
+        print("mentorbot: slack-manifest needs --url https://your-host (Slack calls it) or --socket-mode",
+              file=sys.stderr)
+        return 2
+    manifest = slack_manifest(command=config.program.command, public_url=url, socket_mode=socket_mode, oauth=oauth)
+    print(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
 async def _migrate(config: AppConfig) -> None:
     try:
         await upgrade(config.database_url)
@@ -71,14 +90,22 @@ async def _migrate(config: AppConfig) -> None:
 async def _serve(config: AppConfig) -> None:
     await check_database(config.database_url)
     bot = await build_bot(config, {"console": ConsoleMessenger(sys.stdout)})
+    slack = add_slack(bot, config)
+    routes = slack.routes() if slack else []
+    if slack is not None:
+        await slack.start()
+        log.info("Slack: %s", "Socket Mode" if slack.config.socket_mode else
+                 "HTTP at /slack/events" + (" with OAuth install at /slack/install" if slack.config.oauth else ""))
     scheduler = start_scheduler(bot, config.server.tick_seconds)
     log.info("mentorbot serving on port %s with database %s", config.server.port, redact(config.database_url))
 
     async def on_stop() -> None:
         scheduler.shutdown(wait=False)
+        if slack is not None:
+            await slack.stop()
         await bot.close()
 
-    await serve(build_web_app(ping=bot.ping), port=config.server.port, on_stop=on_stop)
+    await serve(build_web_app(ping=bot.ping, routes=routes), port=config.server.port, on_stop=on_stop)
 
 
 async def _shell(config: AppConfig, user: str | None) -> None:

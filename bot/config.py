@@ -102,6 +102,8 @@ class AppConfig(BaseModel):
     # May carry a password: left out of repr; log `database_url_redacted` instead.
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+    # Where Slack's Web API lives: tests and enterprise proxies point it elsewhere.
+    slack_api_url: str = "https://slack.com/api/"
 
     @property
     def database_url_redacted(self) -> str:
@@ -158,7 +160,15 @@ def load_config(path: Path, environ: Mapping[str, str]) -> AppConfig:
         server=server,
         database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         secrets=Secrets.from_environ(environ),
+        slack_api_url=_api_url(environ.get("SLACK_API_URL") or "https://slack.com/api/"),
     )
+
+
+def _api_url(url: str) -> str:
+    """Slack's clients join method names onto the base URL, so it must end with a slash."""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"SLACK_API_URL = {url!r}: expected an http(s) URL such as https://slack.com/api/")
+    return url if url.endswith("/") else url + "/"
 
 
 def format_validation_error(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.slack.app import SlackConfig, SlackConfigError, SlackSide, build_slack
 from bot.config import AppConfig
 from conversations.clock import SystemClock
 from conversations.deps import Deps
@@ -16,8 +17,9 @@ from conversations.engine import Engine
 from conversations.jobs import run_due_jobs
 from conversations.outbox import OutboxPolicy, OutboxSender
 from conversations.ports import Clock, Messenger
-from storage.migrate import schema_state, upgrade
+from conversations.profiles import time_zones
 from storage.db import create_engine, ping, redact
+from storage.migrate import schema_state
 from storage.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger("mentorbot")
@@ -35,6 +37,7 @@ class Bot:
     deps: Deps
     engine: Engine
     sender: OutboxSender
+    messengers: dict[str, Messenger]
 
     async def tick(self) -> None:
         """Run due jobs, then deliver what is due in the outbox."""
@@ -71,14 +74,33 @@ async def check_database(url: str) -> None:
 
 
 async def build_bot(config: AppConfig, messengers: Mapping[str, Messenger], *, clock: Clock | None = None) -> Bot:
-    """Wire storage, engine and outbox sender for one process."""
+    """Wire storage, engine and outbox sender for one process; platforms add their messengers after."""
+    messengers = dict(messengers)
     db = create_engine(config.database_url)
     deps = Deps(uow=SqlUnitOfWorkFactory(db), settings=config.program, clock=clock or SystemClock(),
                 messengers=messengers)
     server = config.server
     policy = OutboxPolicy(batch=server.outbox_batch, lease_seconds=server.outbox_lease_seconds,
                           max_attempts=server.outbox_max_attempts)
-    return Bot(db=db, deps=deps, engine=Engine(deps), sender=OutboxSender(deps, policy))
+    return Bot(db=db, deps=deps, engine=Engine(deps), sender=OutboxSender(deps, policy), messengers=messengers)
+
+
+def add_slack(bot: Bot, config: AppConfig) -> SlackSide | None:
+    """The Slack adapter, when the environment has Slack credentials."""
+    secrets = config.secrets
+    if not secrets.has_slack:
+        return None
+    slack_config = SlackConfig(
+        command=config.program.command, signing_secret=secrets.slack_signing_secret,
+        bot_token=secrets.slack_bot_token, app_token=secrets.slack_app_token, client_id=secrets.slack_client_id,
+        client_secret=secrets.slack_client_secret, api_url=config.slack_api_url)
+    try:
+        side = build_slack(slack_config, dispatch=bot.engine.dispatch, uow=bot.deps.uow, clock=bot.deps.clock,
+                           time_zones=time_zones())
+    except SlackConfigError as problem:
+        raise StartupError(str(problem)) from None
+    bot.messengers["slack"] = side.messenger
+    return side
 
 
 def start_scheduler(bot: Bot, tick_seconds: float) -> AsyncIOScheduler:

@@ -150,7 +150,7 @@ def test_an_empty_slash_command_asks_for_help() -> None:
 def test_a_button_click_in_a_message_names_the_action_and_the_message() -> None:
     body = payload("block_actions_message")
     event = translate.to_action_taken(body, body["actions"][0])
-    assert event == ActionTaken(STEVE, "checkin.met", "ck_42", MessageRef("msg:D2147483705:1700000000.000200"),
+    assert event == ActionTaken(STEVE, "checkin.met", "ck_42", MessageRef("msg:T0001:D2147483705:1700000000.000200"),
                                 trigger=body["trigger_id"])
 
 

@@ -1,0 +1,223 @@
+"""Route Slack traffic into the engine: ack in time, translate, dispatch, deliver the straight reply."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import translate
+from adapters.slack.messenger import SlackMessenger
+from conversations.events import Actor, Command, Event, HomeOpened, WorkspaceRemoved
+from conversations.messages import Form, Message, Reply
+from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
+
+log = logging.getLogger("mentorbot.slack")
+
+Dispatch = Callable[[Event], Awaitable[Reply]]
+ACK_BUDGET_SECONDS = 2.0  # Slack waits 3 s for the ack; past this we ack first and answer by response_url
+HINT_TTL_SECONDS = 3600.0
+
+
+class UserHints:
+    """Name and time zone from users.info, to prefill forms; cached, since the 3-second window is short."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+    async def for_user(self, client: AsyncWebClient, actor: Actor) -> dict[str, str]:
+        key = (actor.workspace, actor.user_id)
+        cached = self._cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        hints: dict[str, str] = {}
+        try:
+            info = await asyncio.wait_for(client.users_info(user=actor.user_id), timeout=1.0)
+            user: Mapping[str, Any] = info.get("user") or {}
+            profile: Mapping[str, Any] = user.get("profile") or {}
+            name = profile.get("real_name") or user.get("real_name") or ""
+            if name:
+                hints["name"] = str(name)
+            if user.get("tz"):
+                hints["time_zone"] = str(user["tz"])
+            if profile.get("email"):
+                hints["email"] = str(profile["email"])
+        except (SlackApiError, TimeoutError, OSError) as error:
+            log.info("users.info failed for a form prefill: %s", type(error).__name__)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (time.monotonic() + HINT_TTL_SECONDS, hints)
+        return hints
+
+
+class Listeners:
+    """The Slack listeners; each acks in time and hands the engine a neutral event."""
+
+    def __init__(self, *, dispatch: Dispatch, messenger: SlackMessenger, uow: UnitOfWorkFactory, clock: Clock,
+                 time_zones: tuple[str, ...]) -> None:
+        self.dispatch = dispatch
+        self.messenger = messenger
+        self.uow = uow
+        self.clock = clock
+        self.time_zones = time_zones
+        self.hints = UserHints()
+
+    def register(self, app: AsyncApp, command: str) -> None:
+        """Route Slack traffic into the engine; no decisions here."""
+        app.command(command)(self.on_command)
+        app.action(re.compile(r"^[a-z].*"))(self.on_action)
+        app.view(re.compile(r".+"))(self.on_view_submission)
+        app.options("time_zone")(self.on_time_zone_options)
+        app.event("app_home_opened")(self.on_home_opened)
+        app.event("app_uninstalled")(self.on_app_uninstalled)
+        app.event("tokens_revoked")(self.on_tokens_revoked)
+        app.event("message")(self.on_message)
+
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                         respond: AsyncRespond) -> None:
+        """A slash command: the reply rides on the ack when the engine is quick, as it nearly always is."""
+        event = translate.to_command(body)
+        task = asyncio.ensure_future(self.dispatch(event))
+        done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
+        if not done:
+            await ack()
+            await self._deliver(await task, event.actor, client, respond=respond, trigger=event.trigger)
+            return
+        reply = task.result()
+        if reply.form is None and reply.messages and not reply.replace:
+            first, *rest = reply.messages
+            await ack(response_type="ephemeral", **translate.message_payload(first))
+            for message in rest:
+                await respond(response_type="ephemeral", **translate.message_payload(message))
+            return
+        await ack()
+        await self._deliver(reply, event.actor, client, respond=respond, trigger=event.trigger)
+
+    async def on_action(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                        client: AsyncWebClient, respond: AsyncRespond) -> None:
+        """A button: ack at once, then the engine; its reply replaces the clicked message or is whispered."""
+        await ack()
+        if action.get("type") != "button":
+            return  # selects inside our modals change nothing until the modal is submitted
+        event = translate.to_action_taken(body, action)
+        reply = await self.dispatch(event)
+        in_home = (body.get("view") or {}).get("type") == "home"
+        if in_home:  # the re-published home shows the new state; what else the engine said goes by DM
+            await self._deliver(Reply(messages=reply.messages, form=reply.form), event.actor, client,
+                                respond=None, trigger=event.trigger)
+            await self._publish_home(event.actor, client)
+            return
+        await self._deliver(reply, event.actor, client, respond=respond, trigger=event.trigger)
+
+    async def on_view_submission(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A modal: the engine validates before the ack, because only the ack can show per-field errors."""
+        event = translate.to_form_submitted(body)
+        reply = await self.dispatch(event)
+        if reply.errors:
+            await ack(**translate.field_errors(reply.errors))
+            return
+        if reply.form is not None:
+            await ack(response_action="update", view=await self._form_view(reply.form, event.actor, client))
+        else:
+            await ack()
+        await self._deliver(Reply(messages=reply.messages, replace=reply.replace), event.actor, client,
+                            respond=None, trigger=None)
+
+    async def on_time_zone_options(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Type-ahead for the time zone: 599 zones do not fit a 100-option select."""
+        await ack(**translate.time_zone_options(str(body.get("value", "")), self.time_zones))
+
+    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        await self._publish_home(translate.actor_of(body), client)
+
+    async def on_app_uninstalled(self, body: dict[str, Any]) -> None:
+        await self._once(body, WorkspaceRemoved(translate.PLATFORM, str(body.get("team_id", "")), "app_uninstalled"))
+
+    async def on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if (event.get("tokens") or {}).get("bot"):
+            await self._once(body, WorkspaceRemoved(translate.PLATFORM, str(body.get("team_id", "")),
+                                                    "tokens_revoked"))
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        """Words typed in the DM with the bot work like the slash command."""
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return
+        text = str(event.get("text", "")).strip()
+        if not text:
+            return
+        actor = translate.actor_of(body)
+        claimed = await self._claim(body)
+        if not claimed:
+            return
+        reply = await self.dispatch(Command.parse(actor, text.removeprefix("/mentor").strip()))
+        if reply.form is not None:
+            reply = Reply(messages=(*reply.messages, Message(
+                "Let's do this in a form.", ("Type the slash command (e.g. `/mentor join`) to open it.",))))
+        await self._deliver(Reply(messages=reply.messages, replace=reply.replace), actor, client,
+                            respond=None, trigger=None)
+
+    async def _once(self, body: Mapping[str, Any], event: Event) -> None:
+        """Handle an Events API delivery once, even when Slack retries it."""
+        if not await self._claim(body):
+            return
+        try:
+            await self.dispatch(event)
+        except Exception:
+            await self._release(body)
+            raise
+
+    async def _claim(self, body: Mapping[str, Any]) -> bool:
+        event_id = str(body.get("event_id") or "")
+        if not event_id:
+            return True
+        async with self.uow() as uow:
+            new = await uow.events.claim(translate.PLATFORM, event_id, self.clock.now())
+            await uow.commit()
+        return new
+
+    async def _release(self, body: Mapping[str, Any]) -> None:
+        event_id = str(body.get("event_id") or "")
+        if event_id:
+            async with self.uow() as uow:
+                await uow.events.release(translate.PLATFORM, event_id)
+                await uow.commit()
+
+    async def _publish_home(self, actor: Actor, client: AsyncWebClient) -> None:
+        reply = await self.dispatch(HomeOpened(actor))
+        await client.views_publish(user_id=actor.user_id, view=translate.home_view(reply.messages))
+
+    async def _form_view(self, form: Form, actor: Actor, client: AsyncWebClient) -> dict[str, Any]:
+        defaults = await self.hints.for_user(client, actor)
+        return translate.form_view(form, defaults=defaults)
+
+    async def _deliver(self, reply: Reply, actor: Actor, client: AsyncWebClient, *,
+                       respond: AsyncRespond | None, trigger: str | None) -> None:
+        """Send the straight reply: open the form, replace the clicked message, whisper the rest."""
+        if reply.form is not None and trigger:
+            await client.views_open(trigger_id=trigger, view=await self._form_view(reply.form, actor, client))
+        if reply.replace is not None:
+            if respond is not None:
+                await respond(replace_original=True, **translate.message_payload(reply.replace))
+            else:
+                await self._dm(actor, reply.replace)
+        for message in reply.messages:
+            if respond is not None:
+                await respond(response_type="ephemeral", replace_original=False,
+                              **translate.message_payload(message))
+            else:
+                await self._dm(actor, message)
+
+    async def _dm(self, actor: Actor, message: Message) -> None:
+        try:
+            await self.messenger.send([actor], message)
+        except DeliveryError as failure:
+            log.warning("could not DM a straight reply: %s", failure.reason)
