@@ -276,13 +276,15 @@ async def on_admin(cmd: Command, *, deps: Deps) -> Reply:
             reply = await handler(cmd, uow, deps)
         except Invalid as problem:
             await uow.rollback()
-            async with deps.uow() as audit_uow:
-                await audit.record(audit_uow, deps.clock, cmd.actor, action, "invalid")
-                await audit_uow.commit()
-            return Reply.say("That didn't work.", str(problem))
-        await audit.record(uow, deps.clock, cmd.actor, action, "ok")
+            refused = str(problem)
+        else:
+            await audit.record(uow, deps.clock, cmd.actor, action, "ok")
+            await uow.commit()
+            return reply
+    async with deps.uow() as uow:  # the refusal is audited; whatever the handler wrote is not kept
+        await audit.record(uow, deps.clock, cmd.actor, action, "invalid")
         await uow.commit()
-    return reply
+    return Reply.say("That didn't work.", refused)
 
 
 async def on_admin_button(action: ActionTaken, *, deps: Deps) -> Reply:

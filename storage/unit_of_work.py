@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -75,11 +76,19 @@ class SqlUnitOfWorkFactory:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        # SQLite has one writer at a time. Queueing this process's transactions on an asyncio lock
+        # is fair and immediate; left to SQLite's busy handler they would sleep and retry (up to
+        # 100 ms a try) whenever two overlap. Other processes still queue on busy_timeout.
+        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[SqlUnitOfWork]:
         # Closing the session rolls back whatever was not committed and returns the connection.
-        async with self._sessions() as session:
+        if self._writer is None:
+            async with self._sessions() as session:
+                yield SqlUnitOfWork(session)
+            return
+        async with self._writer, self._sessions() as session:
             yield SqlUnitOfWork(session)
 
 

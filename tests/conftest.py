@@ -87,3 +87,13 @@ async def postgres_url() -> AsyncIterator[str]:
     """An empty PostgreSQL database of its own, for tests about Postgres itself (dropping it, replicas)."""
     async for url in _postgres_database():
         yield url
+
+
+@pytest.fixture
+async def replica_uow_factory(migrated_url: str) -> AsyncIterator[SqlUnitOfWorkFactory]:
+    """A second process's view of the same database: its own engine and connections."""
+    engine = create_engine(migrated_url)
+    try:
+        yield SqlUnitOfWorkFactory(engine)
+    finally:
+        await engine.dispose()

@@ -124,8 +124,7 @@ def build_slack(config: SlackConfig, *, dispatch: Dispatch, uow: UnitOfWorkFacto
             oauth_settings=AsyncOAuthSettings(
                 client_id=config.client_id, client_secret=config.client_secret, scopes=list(BOT_SCOPES),
                 installation_store=installations, state_store=SqlOAuthStateStore(uow, clock),
-                install_path=INSTALL_PATH, redirect_uri_path=REDIRECT_PATH),
-            installation_store_bot_only=True,
+                install_path=INSTALL_PATH, redirect_uri_path=REDIRECT_PATH, installation_store_bot_only=True),
         )
     else:
         app = AsyncApp(

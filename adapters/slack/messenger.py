@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ PERSON_GONE = frozenset({"user_not_found", "account_inactive", "channel_not_foun
 WORKSPACE_GONE = frozenset({"invalid_auth", "account_inactive", "token_revoked", "not_authed", "team_not_found"})
 CHANNEL_PACE_SECONDS = 1.0  # Slack allows about one message per second per channel
 
+_USER_ID = re.compile(r"[UW][A-Z0-9]{4,}")  # Slack member ids: U0123ABCD, or W… on Enterprise Grid
 ClientFor = Callable[[str], Awaitable[AsyncWebClient]]
 
 
@@ -89,8 +91,8 @@ class SlackMessenger:
 
     async def find_user(self, workspace: str, query: str) -> Actor | None:
         user_id = translate.mention_user_id(query)
-        if user_id is None and query.strip().upper().startswith(("U", "W")) and query.strip().isalnum():
-            user_id = query.strip().upper()
+        if user_id is None and _USER_ID.fullmatch(query.strip()):
+            user_id = query.strip()
         if user_id is not None:
             return Actor(translate.PLATFORM, workspace, user_id)
         if "@" in query:

@@ -232,14 +232,15 @@ async def test_a_pseudonym_is_stable_until_forgotten(uow_factory: SqlUnitOfWorkF
     assert_utc(entry.at)
 
 
-async def test_concurrent_first_pseudonyms_agree(uow_factory: SqlUnitOfWorkFactory) -> None:
-    async def name_alice() -> str:
-        async with uow_factory() as uow:
+async def test_concurrent_first_pseudonyms_agree(uow_factory: SqlUnitOfWorkFactory,
+                                                 replica_uow_factory: SqlUnitOfWorkFactory) -> None:
+    async def name_alice(factory: SqlUnitOfWorkFactory) -> str:
+        async with factory() as uow:
             token = await uow.audit.pseudonym(ALICE)
             await uow.commit()
             return token
 
-    first, second = await asyncio.gather(name_alice(), name_alice())
+    first, second = await asyncio.gather(name_alice(uow_factory), name_alice(replica_uow_factory))
     assert first == second
 
 
@@ -305,7 +306,8 @@ async def test_finished_failed_and_cancelled_jobs_are_no_longer_due(uow_factory:
         assert [j.kind for j in await uow.jobs.pending_for("t")] == ["other"]
 
 
-async def test_two_concurrent_claims_never_take_the_same_job(uow_factory: SqlUnitOfWorkFactory) -> None:
+async def test_two_concurrent_claims_never_take_the_same_job(uow_factory: SqlUnitOfWorkFactory,
+                                                             replica_uow_factory: SqlUnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         for n in range(6):
             await uow.jobs.schedule("checkin", f"pair-{n}", NOW - timedelta(minutes=n))
@@ -313,9 +315,9 @@ async def test_two_concurrent_claims_never_take_the_same_job(uow_factory: SqlUni
 
     barrier = asyncio.Barrier(2)
 
-    async def tick() -> list[int]:
+    async def tick(factory: SqlUnitOfWorkFactory) -> list[int]:
         # Each tick is its own transaction on its own connection, as on two replicas.
-        async with uow_factory() as uow:
+        async with factory() as uow:
             await barrier.wait()
             claimed = await uow.jobs.claim_due(NOW, 4)
             await asyncio.sleep(0.05)  # hold the claim while the other replica tries
@@ -324,7 +326,7 @@ async def test_two_concurrent_claims_never_take_the_same_job(uow_factory: SqlUni
             await uow.commit()
             return [job.id for job in claimed]
 
-    first, second = await asyncio.gather(tick(), tick())
+    first, second = await asyncio.gather(tick(uow_factory), tick(replica_uow_factory))
     assert not set(first) & set(second)
     assert len(first) + len(second) == 6
     async with uow_factory() as uow:
@@ -371,7 +373,8 @@ async def test_the_outbox_leases_sends_and_retries(uow_factory: SqlUnitOfWorkFac
         assert await uow.outbox.claim(NOW + timedelta(days=1), 10, 60) == []
 
 
-async def test_concurrent_outbox_claims_never_share_a_message(uow_factory: SqlUnitOfWorkFactory) -> None:
+async def test_concurrent_outbox_claims_never_share_a_message(uow_factory: SqlUnitOfWorkFactory,
+                                                              replica_uow_factory: SqlUnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         for _ in range(6):
             await uow.outbox.enqueue(ALICE, HELLO, NOW)
@@ -379,14 +382,14 @@ async def test_concurrent_outbox_claims_never_share_a_message(uow_factory: SqlUn
 
     barrier = asyncio.Barrier(2)
 
-    async def sender() -> list[int]:
-        async with uow_factory() as uow:
+    async def sender(factory: SqlUnitOfWorkFactory) -> list[int]:
+        async with factory() as uow:
             await barrier.wait()
             items = await uow.outbox.claim(NOW, 4, lease_seconds=30)
             await uow.commit()
             return [i.id for i in items]
 
-    first, second = await asyncio.gather(sender(), sender())
+    first, second = await asyncio.gather(sender(uow_factory), sender(replica_uow_factory))
     assert not set(first) & set(second)
     assert len(first) + len(second) == 6
 

@@ -93,23 +93,24 @@ async def test_an_expired_state_is_refused_and_deleted(uow_factory: SqlUnitOfWor
         assert await uow.oauth_states.consume("fresh", NOW + timedelta(minutes=19)) is True
 
 
-async def test_two_concurrent_consumers_of_one_state_get_one_true(uow_factory: SqlUnitOfWorkFactory) -> None:
+async def test_two_concurrent_consumers_of_one_state_get_one_true(
+        uow_factory: SqlUnitOfWorkFactory, replica_uow_factory: SqlUnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         await uow.oauth_states.issue("s1", NOW + timedelta(minutes=10))
         await uow.commit()
 
     barrier = asyncio.Barrier(2)
 
-    async def callback() -> bool:
+    async def callback(factory: SqlUnitOfWorkFactory) -> bool:
         # Each callback is its own transaction on its own connection, as on two replicas.
-        async with uow_factory() as uow:
+        async with factory() as uow:
             await barrier.wait()
             consumed = await uow.oauth_states.consume("s1", NOW)
             await asyncio.sleep(0.05)  # hold the transaction open while the other one tries
             await uow.commit()
             return consumed
 
-    assert sorted(await asyncio.gather(callback(), callback())) == [False, True]
+    assert sorted(await asyncio.gather(callback(uow_factory), callback(replica_uow_factory))) == [False, True]
 
 
 # --- processed events -----------------------------------------------------------------------------
@@ -144,21 +145,23 @@ async def test_a_rolled_back_claim_leaves_the_event_unclaimed(uow_factory: SqlUn
         assert await uow.events.claim("slack", "Ev1", NOW) is True
 
 
-async def test_two_concurrent_claims_of_one_event_get_one_true(uow_factory: SqlUnitOfWorkFactory) -> None:
+async def test_two_concurrent_claims_of_one_event_get_one_true(
+        uow_factory: SqlUnitOfWorkFactory, replica_uow_factory: SqlUnitOfWorkFactory) -> None:
     barrier = asyncio.Barrier(2)
 
-    async def delivery() -> bool:
-        async with uow_factory() as uow:
+    async def delivery(factory: SqlUnitOfWorkFactory) -> bool:
+        async with factory() as uow:
             await barrier.wait()
             claimed = await uow.events.claim("slack", "Ev1", NOW)
             await asyncio.sleep(0.05)  # the other replica's insert waits on this uncommitted row
             await uow.commit()
             return claimed
 
-    assert sorted(await asyncio.gather(delivery(), delivery())) == [False, True]
+    assert sorted(await asyncio.gather(delivery(uow_factory), delivery(replica_uow_factory))) == [False, True]
 
 
-async def test_a_concurrent_claim_takes_over_when_the_first_rolls_back(uow_factory: SqlUnitOfWorkFactory) -> None:
+async def test_a_concurrent_claim_takes_over_when_the_first_rolls_back(
+        uow_factory: SqlUnitOfWorkFactory, replica_uow_factory: SqlUnitOfWorkFactory) -> None:
     first_claimed = asyncio.Event()
 
     async def failing() -> bool:
@@ -171,7 +174,7 @@ async def test_a_concurrent_claim_takes_over_when_the_first_rolls_back(uow_facto
 
     async def retry() -> bool:
         await first_claimed.wait()
-        async with uow_factory() as uow:
+        async with replica_uow_factory() as uow:
             claimed = await uow.events.claim("slack", "Ev1", NOW)
             await uow.commit()
             return claimed
