@@ -1,7 +1,7 @@
 """Slack throughput: signed `/mentor status` against mentorbot and a bare slack-bolt app, and `join` latency.
 
-Run: .venv/bin/python -m bench.slack_throughput [--requests 2000] [--concurrency 16]
-Both servers run in a child process of their own with a fake Slack Web API; this process only makes load.
+Run: .venv/bin/python -m bench.slack_throughput [--requests 2000] [--concurrency 16] [--database-url URL]
+Each server runs in a process of its own, the fake Slack Web API in another; this process only makes load.
 """
 
 from __future__ import annotations
@@ -19,81 +19,109 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from bench.load import Result, closed_loop, open_loop
 from tests.integration.slack_harness import SIGNING_SECRET, TEAM, payload, signature_headers
 
 COMMAND = "/mentor"
+BENCH_USER = "U0BENCH"
 
 
-def _serve(kind: str, conn: Connection, database_url: str) -> None:
+def _child(target: str, conn: Connection, *args: Any) -> None:
     logging.disable(logging.WARNING)
-    asyncio.run(_serve_async(kind, conn, database_url))
+    asyncio.run(globals()[target](conn, *args))
 
 
-async def _serve_async(kind: str, conn: Connection, database_url: str) -> None:
+async def _until_stopped(conn: Connection) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+
+async def _fake_api(conn: Connection) -> None:
+    from tests.fakes.slack_api import FakeSlackApi
+
+    async with FakeSlackApi(team_id=TEAM, validate=False) as fake:
+        conn.send((fake.base_url, fake.response_url("bench")))
+        await _until_stopped(conn)
+        conn.send([(c.params.get("trigger_id"), c.at) for c in fake.calls_to("views.open")])
+
+
+async def _serve_app(app: web.Application, conn: Connection) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    conn.send(runner.addresses[0][1])
+    return runner
+
+
+async def _bare(conn: Connection, api_url: str, inline: bool) -> None:
     from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
     from slack_bolt.async_app import AsyncAck, AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from conversations.clock import SystemClock
+    async with aiohttp.ClientSession() as http:
+        app = AsyncApp(token="xoxb-bench", signing_secret=SIGNING_SECRET, process_before_response=inline,
+                       client=AsyncWebClient(token="xoxb-bench", base_url=api_url, session=http))
+
+        @app.command(COMMAND)
+        async def only_ack(ack: AsyncAck) -> None:
+            await ack()
+
+        async def events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+        web_app = web.Application()
+        web_app.router.add_post("/slack/events", events)
+        runner = await _serve_app(web_app, conn)
+        await _until_stopped(conn)
+        await runner.cleanup()
+        conn.send(None)
+
+
+async def _project(conn: Connection, api_url: str, database_url: str) -> None:
+    from bot.server import build_web_app
+    from bot.wiring import add_slack, build_bot
+    from conversations.events import Actor, FormSubmitted
     from storage.migrate import upgrade
-    from tests.fakes.slack_api import FakeSlackApi
-    from tests.integration.slack_harness import slack_harness
+    from tests.integration.slack_harness import test_config
 
-    loop = asyncio.get_running_loop()
-    if kind == "bare":
-        async with FakeSlackApi(team_id=TEAM) as fake:
-            app = AsyncApp(token="xoxb-bench", signing_secret=SIGNING_SECRET,
-                           client=AsyncWebClient(token="xoxb-bench", base_url=fake.base_url))
-
-            @app.command(COMMAND)
-            async def only_ack(ack: AsyncAck) -> None:
-                await ack()
-
-            async def events(request: web.Request) -> web.Response:
-                return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
-
-            web_app = web.Application()
-            web_app.router.add_post("/slack/events", events)
-            runner = web.AppRunner(web_app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            conn.send(runner.addresses[0][1])
-            await loop.run_in_executor(None, conn.recv)
-            conn.send([])
-            await runner.cleanup()
-        return
     await upgrade(database_url)
-    async with slack_harness(database_url, SystemClock()) as slack:  # type: ignore[arg-type]
-        port = int(slack.url.rsplit(":", 1)[1])
-        await slack.join("U0BENCH", name="Bench Person")  # `status` of a real profile
-        conn.send(port)
-        await loop.run_in_executor(None, conn.recv)
-        conn.send([(c.params.get("trigger_id"), c.at) for c in slack.fake.calls_to("views.open")])
+    config = test_config(database_url, api_url)
+    bot = await build_bot(config, {})
+    slack = add_slack(bot, config)
+    assert slack is not None
+    await bot.engine.dispatch(FormSubmitted(Actor("slack", TEAM, BENCH_USER), "signup", {
+        "name": "Bench Person", "role": "mentor", "level": "L2 Analyst", "department": "Engineering",
+        "time_zone": "Europe/Paris", "working_days": ("mon", "tue", "wed"), "working_hours": "09:00-17:00",
+        "topics_teach": ("GenAI",), "languages": ("English",)}))  # `status` of a real profile
+    runner = await _serve_app(build_web_app(ping=bot.ping, routes=slack.routes()), conn)
+    await _until_stopped(conn)
+    await runner.cleanup()
+    await slack.stop()
+    await bot.close()
+    conn.send(None)
 
 
-def _form(text: str, user: str, trigger: str) -> str:
-    form = payload("slash_command")
-    form.update(text=text, user_id=user, team_id=TEAM, trigger_id=trigger, command=COMMAND,
-                response_url="http://127.0.0.1:9/unused")
-    return urlencode(form)
+class Child:
+    """A process of its own; `first` is what it sent once ready."""
 
-
-class Server:
-    """A server in a child process; `port` once it listens."""
-
-    def __init__(self, kind: str, database_url: str) -> None:
+    def __init__(self, target: str, *args: Any) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(kind, child, database_url), daemon=True)
+        self.proc = ctx.Process(target=_child, args=(target, child, *args), daemon=True)
         self.proc.start()
-        self.port: int = self.conn.recv()
+        self.first: Any = self.conn.recv()
 
     def stop(self) -> Any:
         self.conn.send("stop")
         result = self.conn.recv()
         self.proc.join(10)
         return result
+
+
+def _form(text: str, user: str, trigger: str, response_url: str) -> str:
+    form = payload("slash_command")
+    form.update(text=text, user_id=user, team_id=TEAM, trigger_id=trigger, command=COMMAND,
+                response_url=response_url)
+    return urlencode(form)
 
 
 async def _post(http: aiohttp.ClientSession, port: int, body: str) -> bool:
@@ -103,27 +131,22 @@ async def _post(http: aiohttp.ClientSession, port: int, body: str) -> bool:
         return resp.status == 200
 
 
-async def status_load(port: int, requests: int, concurrency: int) -> Any:
-    from bench.load import closed_loop
-
+async def status_load(port: int, response_url: str, requests: int, concurrency: int) -> Result:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as http:
-        await closed_loop(lambda i: _post(http, port, _form("status", "U0BENCH", f"w{i}")),
-                          requests=min(100, requests), concurrency=concurrency)  # warm-up
-        return await closed_loop(lambda i: _post(http, port, _form("status", "U0BENCH", f"s{i}")),
+        await closed_loop(lambda i: _post(http, port, _form("status", BENCH_USER, f"w{i}", response_url)),
+                          requests=min(200, requests), concurrency=concurrency)  # warm-up
+        return await closed_loop(lambda i: _post(http, port, _form("status", BENCH_USER, f"s{i}", response_url)),
                                  requests=requests, concurrency=concurrency)
 
 
-async def join_load(port: int, rate: float, seconds: float) -> tuple[dict[str, float], int]:
-    from bench.load import open_loop
-
+async def join_load(port: int, response_url: str, rate: float, seconds: float) -> tuple[dict[str, float], int]:
     starts: dict[str, float] = {}
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         async def one(i: int) -> bool:
             trigger = f"join.{i}"
             starts[trigger] = time.monotonic()
-            return await _post(http, port, _form("join", f"U0J{i:06d}", trigger))
+            return await _post(http, port, _form("join", f"U0J{i:06d}", trigger, response_url))
 
         _, errors = await open_loop(one, rate=rate, seconds=seconds)
     return starts, errors
@@ -131,31 +154,39 @@ async def join_load(port: int, rate: float, seconds: float) -> tuple[dict[str, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--join-rate", type=float, default=200.0)
     parser.add_argument("--join-seconds", type=float, default=5.0)
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     args = parser.parse_args()
-    from bench.load import Result
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
-        print(f"signed {COMMAND} status, {args.requests} requests at {args.concurrency} concurrent connections")
-        bare = Server("bare", url)
-        bare_result: Result = asyncio.run(status_load(bare.port, args.requests, args.concurrency))
-        bare.stop()
-        project = Server("project", url)
-        project_result: Result = asyncio.run(status_load(project.port, args.requests, args.concurrency))
-        print(bare_result.line("bare slack-bolt app (ack only)"))
-        print(project_result.line("mentorbot /mentor status"))
-        ratio = project_result.throughput / bare_result.throughput
-        print(f"ratio mentorbot / bare: {ratio:.2f} (target >= 0.5)")
+        print(f"signed {COMMAND} status: {args.requests} requests at {args.concurrency} concurrent connections; "
+              f"database {url.split('@')[-1]}")
+        fake = Child("_fake_api")
+        api_url, response_url = fake.first
+        results: dict[str, Result] = {}
+        for label, target, extra in (("bare slack-bolt, default mode", "_bare", (api_url, False)),
+                                     ("bare slack-bolt, process_before", "_bare", (api_url, True)),
+                                     ("mentorbot", "_project", (api_url, url))):
+            server = Child(target, *extra)
+            results[label] = asyncio.run(status_load(server.first, response_url, args.requests, args.concurrency))
+            if label != "mentorbot":
+                server.stop()
+        for label, result in results.items():
+            print(result.line(label))
+        ours = results["mentorbot"].throughput
+        for label in list(results)[:2]:
+            print(f"ratio mentorbot / {label}: {ours / results[label].throughput:.2f} (target >= 0.5)")
 
         print(f"\n{COMMAND} join at {args.join_rate:.0f} req/s for {args.join_seconds:.0f} s, "
               "latency until the fake Slack API receives views.open")
-        starts, errors = asyncio.run(join_load(project.port, args.join_rate, args.join_seconds))
-        opened = dict(project.stop())
+        starts, errors = asyncio.run(join_load(server.first, response_url, args.join_rate, args.join_seconds))
+        time.sleep(1.0)  # let the last modals arrive
+        server.stop()
+        opened = dict(fake.stop())
         latencies = [opened[t] - s for t, s in starts.items() if t in opened]
         joins = Result(len(starts), args.join_seconds, latencies, errors + len(starts) - len(latencies))
         print(f"join: {len(latencies)}/{len(starts)} modals opened   p50 {joins.percentile(50) * 1000:.1f} ms   "

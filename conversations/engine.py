@@ -84,8 +84,6 @@ class Engine:
 
     async def _route(self, event: Event) -> Reply:
         deps = self.deps
-        if not isinstance(event, Unreachable | WorkspaceRemoved):
-            await self._reachable_again(event)
         if isinstance(event, Command):
             flow = self._commands.get(event.name)
             if flow is None:
@@ -120,14 +118,6 @@ class Engine:
                 await uow.commit()
             return NOTHING
         return NOTHING
-
-    async def _reachable_again(self, event: Command | ActionTaken | FormSubmitted | Installed | HomeOpened) -> None:
-        """Someone the platform had reported gone is talking to us: they can be reached again."""
-        async with self.deps.uow() as uow:
-            person = await uow.people.by_actor(event.actor)
-            if person is not None and person.status == "unreachable":
-                await uow.people.save(person.with_status("active"))
-                await uow.commit()
 
     def _unknown(self, cmd: Command) -> Reply:
         known = [c for c in self._commands if c != "signup"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from conversations import audit
+from conversations.caller import the_caller
 from conversations.deps import Deps
 from conversations.events import ActionTaken, Actor, Command
 from conversations.messages import Button, Fact, Message, Reply
@@ -22,10 +23,11 @@ def _day(at: datetime) -> str:
 async def on_status(cmd: Command, *, deps: Deps) -> Reply:
     """Where the person stands: signed up, paused, which cohort."""
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(cmd.actor)
+        person = await the_caller(uow, cmd.actor)
         is_admin = await deps.is_admin(uow, cmd.actor)
         current = await uow.cohorts.current(cmd.actor.platform, cmd.actor.workspace)
         cohorts = await uow.cohorts.cohorts_of(person.id) if person else []
+        await uow.commit()
     facts: list[Fact] = []
     if person is None:
         if current is not None:
@@ -85,7 +87,7 @@ async def on_pause(cmd: Command, *, deps: Deps) -> Reply:
     if isinstance(weeks, str):
         return Reply.say("I couldn't pause you.", weeks)
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(cmd.actor)
+        person = await the_caller(uow, cmd.actor)
         if person is None:
             return Reply.say("You haven't signed up yet, so there is nothing to pause.")
         until = await pause_person(uow, deps, person, weeks)
@@ -102,10 +104,11 @@ async def on_pause_button(action: ActionTaken, *, deps: Deps) -> Reply:
 
 async def on_resume(cmd: Command, *, deps: Deps) -> Reply:
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(cmd.actor)
+        person = await the_caller(uow, cmd.actor)
         if person is None:
             return Reply.say("You haven't signed up yet.")
         if person.status != "paused":
+            await uow.commit()
             return Reply.say("You're not paused; nothing to resume.")
         await uow.people.save(person.with_status("active"))
         await uow.jobs.cancel(PAUSE_END, person.id)
@@ -135,7 +138,8 @@ async def end_pause(subject: str, uow: UnitOfWork, deps: Deps) -> None:
 async def on_leave(cmd: Command, *, deps: Deps) -> Reply:
     """Ask before deleting: leaving is final."""
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(cmd.actor)
+        person = await the_caller(uow, cmd.actor)
+        await uow.commit()
     if person is None:
         return Reply.say("You haven't signed up, so I hold no profile of yours.")
     return Reply.say(

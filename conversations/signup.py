@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from conversations import audit
+from conversations.caller import the_caller
 from conversations.deps import Deps
 from conversations.events import ActionTaken, Command, FormSubmitted
 from conversations.messages import Button, Message, Reply
@@ -15,11 +16,12 @@ from conversations.profiles import profile_facts, signup_form, validate_profile
 async def on_join(cmd: Command, *, deps: Deps) -> Reply:
     """New people get the sign-up form; people with a profile join the cohort in sign-up."""
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(cmd.actor)
+        person = await the_caller(uow, cmd.actor)
         if person is None:
             return Reply(form=signup_form(deps.settings))
         cohort = await uow.cohorts.current(cmd.actor.platform, cmd.actor.workspace)
         if cohort is None or cohort.state != "signup":
+            await uow.commit()
             return Reply.say(
                 "You're already signed up.",
                 "There is no cohort open for sign-up right now; you'll be invited when the next one opens.",
@@ -40,7 +42,7 @@ async def on_signup_submitted(form: FormSubmitted, *, deps: Deps) -> Reply:
         return Reply(errors=result)
     now = deps.clock.now()
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(form.actor)
+        person = await the_caller(uow, form.actor)
         if person is not None:
             await uow.people.save(Person(id=person.id, actor=person.actor, profile=result, status=person.status,
                                          paused_until=person.paused_until, created_at=person.created_at))
@@ -66,7 +68,8 @@ async def on_signup_submitted(form: FormSubmitted, *, deps: Deps) -> Reply:
 async def on_profile(cmd: Command, *, deps: Deps) -> Reply:
     """Show the profile; `profile edit` opens the form prefilled."""
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(cmd.actor)
+        person = await the_caller(uow, cmd.actor)
+        await uow.commit()
     if person is None:
         return Reply.say("You haven't signed up yet.",
                          f"Type `{deps.command_hint(cmd.actor, 'join')}` to start.")
@@ -89,11 +92,12 @@ async def on_signup_start(action: ActionTaken, *, deps: Deps) -> Reply:
 async def on_cohort_join(action: ActionTaken, *, deps: Deps) -> Reply:
     """The invitation's button: join that cohort if it is still in sign-up."""
     async with deps.uow() as uow:
-        person = await uow.people.by_actor(action.actor)
+        person = await the_caller(uow, action.actor)
         cohort = await uow.cohorts.get(action.value)
         if person is None:
             return Reply(form=signup_form(deps.settings))
         if cohort is None or cohort.state != "signup":
+            await uow.commit()
             return Reply(replace=Message("This cohort is no longer open for sign-up."))
         added = await uow.cohorts.add_member(cohort.id, person.id, deps.clock.now())
         await uow.commit()

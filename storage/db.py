@@ -42,7 +42,7 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine; on SQLite every transaction takes the write lock up front, so writers queue."""
     url = normalize_url(url)
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=False)
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)

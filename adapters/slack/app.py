@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -73,6 +74,8 @@ class SlackSide:
     app: AsyncApp
     messenger: SlackMessenger
     config: SlackConfig
+    listeners: Listeners
+    http: aiohttp.ClientSession
     socket: AsyncSocketModeHandler | None = None
 
     def routes(self) -> list[web.RouteDef]:
@@ -86,14 +89,17 @@ class SlackSide:
 
     async def start(self) -> None:
         if self.config.socket_mode:
-            self.socket = AsyncSocketModeHandler(self.app, self.config.app_token,
-                                                 web_client=AsyncWebClient(base_url=self.config.api_url))
+            self.socket = AsyncSocketModeHandler(
+                self.app, self.config.app_token,
+                web_client=AsyncWebClient(base_url=self.config.api_url, session=self.http))
             await self.socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode")
 
     async def stop(self) -> None:
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
+        await self.listeners.drain()
+        await self.http.close()
 
     async def _events(self, request: web.Request) -> web.Response:
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
@@ -117,21 +123,25 @@ def build_slack(config: SlackConfig, *, dispatch: Dispatch, uow: UnitOfWorkFacto
     if problem:
         raise SlackConfigError(problem)
     installations = SqlSlackInstallationStore(uow, clock)
+    # One connection pool for every Slack call; slack_sdk otherwise opens a new session per request.
+    http = aiohttp.ClientSession()
     if config.oauth:
         app = AsyncApp(
             signing_secret=config.signing_secret,
-            client=AsyncWebClient(base_url=config.api_url),
+            client=AsyncWebClient(base_url=config.api_url, session=http),
             oauth_settings=AsyncOAuthSettings(
                 client_id=config.client_id, client_secret=config.client_secret, scopes=list(BOT_SCOPES),
                 installation_store=installations, state_store=SqlOAuthStateStore(uow, clock),
                 install_path=INSTALL_PATH, redirect_uri_path=REDIRECT_PATH, installation_store_bot_only=True),
+            process_before_response=True,
         )
     else:
         app = AsyncApp(
             token=config.bot_token,
             signing_secret=config.signing_secret or "socket-mode-needs-no-signing-secret",
-            client=AsyncWebClient(token=config.bot_token, base_url=config.api_url),
+            client=AsyncWebClient(token=config.bot_token, base_url=config.api_url, session=http),
             request_verification_enabled=not config.socket_mode,
+            process_before_response=True,
         )
     clients: dict[str, AsyncWebClient] = {}
 
@@ -142,11 +152,11 @@ def build_slack(config: SlackConfig, *, dispatch: Dispatch, uow: UnitOfWorkFacto
             bot = await installations.async_find_bot(enterprise_id=None, team_id=workspace)
             if bot is None:
                 raise DeliveryError(f"no Slack installation for workspace {workspace}")
-            clients[workspace] = AsyncWebClient(token=bot.bot_token, base_url=config.api_url)
+            clients[workspace] = AsyncWebClient(token=bot.bot_token, base_url=config.api_url, session=http)
         return clients[workspace]
 
     messenger = SlackMessenger(client_for=client_for, uow=uow, clock=clock)
-    Listeners(dispatch=dispatch, messenger=messenger, uow=uow, clock=clock,
-              time_zones=time_zones).register(app, config.command)
-    return SlackSide(app=app, messenger=messenger, config=config)
+    listeners = Listeners(dispatch=dispatch, messenger=messenger, uow=uow, clock=clock, time_zones=time_zones)
+    listeners.register(app, config.command)
+    return SlackSide(app=app, messenger=messenger, config=config, listeners=listeners, http=http)
 

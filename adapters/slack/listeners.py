@@ -68,8 +68,31 @@ class Listeners:
         self.clock = clock
         self.time_zones = time_zones
         self.hints = UserHints()
+        self._background: set[asyncio.Task[None]] = set()
+        self.command = "/mentor"
+
+    def later(self, work: Awaitable[None]) -> None:
+        """Run what follows the ack without holding Slack's HTTP response (bolt runs us before responding)."""
+        task = asyncio.ensure_future(self._logged(work))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _logged(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("Slack: work after the ack failed")
+
+    async def drain(self) -> None:
+        """Let the work after acks finish (on shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def register(self, app: AsyncApp, command: str) -> None:
+        self.command = command
+        # bolt runs in process_before_response mode: it answers Slack as soon as a listener returns, with
+        # no 10 ms polling for the ack. Commands, buttons and modals go on after the ack through later();
+        # events are handled before the answer, so a failure gets a 500 and Slack's retry takes effect.
         """Route Slack traffic into the engine; no decisions here."""
         app.command(command)(self.on_command)
         app.action(re.compile(r"^[a-z].*"))(self.on_action)
@@ -88,7 +111,7 @@ class Listeners:
         done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
         if not done:
             await ack()
-            await self._deliver(await task, event.actor, client, respond=respond, trigger=event.trigger)
+            self.later(self._deliver_when_done(task, event.actor, client, respond, event.trigger))
             return
         reply = task.result()
         if reply.form is None and reply.messages and not reply.replace:
@@ -98,7 +121,11 @@ class Listeners:
                 await respond(response_type="ephemeral", **translate.message_payload(message))
             return
         await ack()
-        await self._deliver(reply, event.actor, client, respond=respond, trigger=event.trigger)
+        self.later(self._deliver(reply, event.actor, client, respond=respond, trigger=event.trigger))
+
+    async def _deliver_when_done(self, task: asyncio.Future[Reply], actor: Actor, client: AsyncWebClient,
+                                 respond: AsyncRespond, trigger: str | None) -> None:
+        await self._deliver(await task, actor, client, respond=respond, trigger=trigger)
 
     async def on_action(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                         client: AsyncWebClient, respond: AsyncRespond) -> None:
@@ -106,6 +133,10 @@ class Listeners:
         await ack()
         if action.get("type") != "button":
             return  # selects inside our modals change nothing until the modal is submitted
+        self.later(self._after_action(body, action, client, respond))
+
+    async def _after_action(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient,
+                            respond: AsyncRespond) -> None:
         event = translate.to_action_taken(body, action)
         reply = await self.dispatch(event)
         in_home = (body.get("view") or {}).get("type") == "home"
@@ -127,8 +158,9 @@ class Listeners:
             await ack(response_action="update", view=await self._form_view(reply.form, event.actor, client))
         else:
             await ack()
-        await self._deliver(Reply(messages=reply.messages, replace=reply.replace), event.actor, client,
-                            respond=None, trigger=None)
+        if reply.messages or reply.replace:
+            self.later(self._deliver(Reply(messages=reply.messages, replace=reply.replace), event.actor, client,
+                                     respond=None, trigger=None))
 
     async def on_time_zone_options(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Type-ahead for the time zone: 599 zones do not fit a 100-option select."""
@@ -151,14 +183,20 @@ class Listeners:
         """Words typed in the DM with the bot work like the slash command."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
             return
+        await self._dm_command(body, event, client)
+
+    async def _dm_command(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         text = str(event.get("text", "")).strip()
         if not text:
             return
         actor = translate.actor_of(body)
-        claimed = await self._claim(body)
-        if not claimed:
+        if not await self._claim(body):
             return
-        reply = await self.dispatch(Command.parse(actor, text.removeprefix("/mentor").strip()))
+        try:
+            reply = await self.dispatch(Command.parse(actor, text.removeprefix(self.command).strip()))
+        except Exception:
+            await self._release(body)
+            raise
         if reply.form is not None:
             reply = Reply(messages=(*reply.messages, Message(
                 "Let's do this in a form.", ("Type the slash command (e.g. `/mentor join`) to open it.",))))

@@ -70,7 +70,9 @@ class SlackHarness:
         all_headers = {"Content-Type": content_type, **(signature_headers(body) if signed else {}),
                        **(headers or {}), **(extra or {})}
         async with self.http.post(f"{self.url}/slack/events", data=body.encode(), headers=all_headers) as resp:
-            return Answer(resp.status, await resp.text())
+            answer = Answer(resp.status, await resp.text())
+        await self.side.listeners.drain()  # what the bot does after its ack, so tests read the end state
+        return answer
 
     async def command(self, text: str, *, user: str = "U0STEVE", **kw: Any) -> Answer:
         self._n += 1

@@ -134,9 +134,9 @@ async def test_two_clicks_in_flight_on_the_same_button_record_one_answer(slack: 
     first, second = await asyncio.gather(
         slack.click("cohort.join|0", cohort.id, name="a"), slack.click("cohort.join|0", cohort.id, name="b"))
     assert first.status == second.status == 200
+    replies = (await slack.fake.wait_for("response_url:a")) + (await slack.fake.wait_for("response_url:b"))
     async with slack.bot.deps.uow() as uow:
         assert len(await uow.cohorts.members(cohort.id)) == 1
-    replies = (await slack.fake.wait_for("response_url:a")) + (await slack.fake.wait_for("response_url:b"))
     texts = sorted(r.params["text"] for r in replies)
     assert texts == ["You were already in 'Spring'.", "You're in the cohort 'Spring'."]
 
