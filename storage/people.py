@@ -13,12 +13,14 @@ from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from conversations.events import Actor
 from conversations.model import Cadence, Cohort, CohortState, Person, PersonStatus, Profile, Role
+from storage import hot_reads
 from storage.models import CohortRow, IdentityRow, MembershipRow, PersonRow, utc_now
 
 ACTIVE_STATES = ("signup", "running")
 
 
-def _to_person(row: PersonRow, identity: IdentityRow) -> Person:
+def _to_person(row: Any, identity: Any) -> Person:
+    """From ORM rows or Core rows alike: both read by attribute."""
     profile = Profile(
         name=row.name,
         role=_role(row.role),
@@ -87,16 +89,11 @@ class SqlPeopleRepository:
         return await self._one(stmt)
 
     async def by_actor(self, actor: Actor) -> Person | None:
-        stmt = (
-            select(PersonRow, IdentityRow)
-            .join(IdentityRow, col(IdentityRow.person_id) == col(PersonRow.id))
-            .where(
-                col(IdentityRow.platform) == actor.platform,
-                col(IdentityRow.workspace) == actor.workspace,
-                col(IdentityRow.user_id) == actor.user_id,
-            )
-        )
-        return await self._one(stmt)
+        result = await self._session.execute(
+            hot_reads.PERSON_BY_ACTOR,
+            {"platform": actor.platform, "workspace": actor.workspace, "user_id": actor.user_id})
+        row = result.first()
+        return None if row is None else _to_person(row, row)
 
     async def by_email(self, platform: str, workspace: str, email: str) -> Person | None:
         """Emails match case-insensitively; an empty email matches no one."""
@@ -168,7 +165,7 @@ class SqlPeopleRepository:
         return None if found is None else _to_person(*found)
 
 
-def _to_cohort(row: CohortRow) -> Cohort:
+def _to_cohort(row: Any) -> Cohort:
     return Cohort(
         id=row.id,
         platform=row.platform,
@@ -202,13 +199,9 @@ class SqlCohortRepository:
         return None if row is None else _to_cohort(row)
 
     async def current(self, platform: str, workspace: str) -> Cohort | None:
-        return await self._first(
-            select(CohortRow).where(
-                col(CohortRow.platform) == platform,
-                col(CohortRow.workspace) == workspace,
-                col(CohortRow.state).in_(ACTIVE_STATES),
-            )
-        )
+        result = await self._session.execute(hot_reads.CURRENT_COHORT, {"platform": platform, "workspace": workspace})
+        row = result.first()
+        return None if row is None else _to_cohort(row)
 
     async def by_name(self, platform: str, workspace: str, name: str) -> Cohort | None:
         return await self._first(
@@ -263,14 +256,8 @@ class SqlCohortRepository:
         return list((await self._session.scalars(stmt)).all())
 
     async def cohorts_of(self, person_id: str) -> list[Cohort]:
-        stmt = (
-            select(CohortRow)
-            .join(MembershipRow, col(MembershipRow.cohort_id) == col(CohortRow.id))
-            .where(col(MembershipRow.person_id) == person_id)
-            .order_by(col(CohortRow.created_at), col(CohortRow.id))
-            .execution_options(populate_existing=True)
-        )
-        return [_to_cohort(row) for row in (await self._session.scalars(stmt)).all()]
+        result = await self._session.execute(hot_reads.COHORTS_OF, {"person_id": person_id})
+        return [_to_cohort(row) for row in result]
 
     async def _is_member(self, cohort_id: str, person_id: str) -> bool:
         stmt = select(MembershipRow.person_id).where(

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from conversations.events import Actor
 from conversations.model import AuditEntry
+from storage import hot_reads
 from storage.models import AddressRow, AdminRow, AuditRow, PseudonymRow
 
 Outcome = Literal["ok", "denied", "invalid"]
@@ -23,7 +24,9 @@ class SqlAdminRepository:
         self._session = session
 
     async def is_admin(self, actor: Actor) -> bool:
-        return await self._find(actor) is not None
+        result = await self._session.execute(
+            hot_reads.IS_ADMIN, {"platform": actor.platform, "workspace": actor.workspace, "user_id": actor.user_id})
+        return result.first() is not None
 
     async def add(self, actor: Actor, at: datetime) -> bool:
         """False if they already were an admin."""
