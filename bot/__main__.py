@@ -8,14 +8,16 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 
 from adapters.console import ConsoleMessenger, ConsoleSession
 from adapters.slack.manifest import slack_manifest
+from adapters.teams.package import build_package, teams_manifest, validate_manifest
 from bot.config import AppConfig, ConfigError, config_path, load_config
 from bot.server import build_web_app, serve
-from bot.wiring import StartupError, add_slack, build_bot, check_database, start_scheduler
+from bot.wiring import StartupError, add_slack, add_teams, build_bot, check_database, start_scheduler
 from storage.db import redact
 from storage.migrate import schema_state, upgrade
 
@@ -35,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     manifest.add_argument("--url", metavar="URL", help="the public https URL of `serve` (HTTP mode)")
     manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL needed")
     manifest.add_argument("--oauth", action="store_true", help="multi-workspace install (adds the redirect URL)")
+    package = verbs.add_parser("teams-package", help="build the Teams app package (manifest.json + icons, zipped)")
+    package.add_argument("--app-id", metavar="GUID", help="the bot's Microsoft App ID (default: $TEAMS_APP_ID)")
+    package.add_argument("--out", metavar="PATH", default="mentorbot-teams.zip", help="where to write the zip")
+    package.add_argument("--domain", action="append", default=[], metavar="HOST",
+                         help="a domain the app may open (repeatable)")
     return parser
 
 
@@ -49,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = args.verb or ("serve" if config.has_platform_credentials else "shell")
     if verb == "slack-manifest":
         return _print_manifest(config, args.url, socket_mode=args.socket_mode, oauth=args.oauth)
+    if verb == "teams-package":
+        return _teams_package(args.app_id or config.secrets.teams_app_id, Path(args.out), args.domain)
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO" if verb != "shell" else "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -77,6 +86,28 @@ def _print_manifest(config: AppConfig, url: str | None, *, socket_mode: bool, oa
     return 0
 
 
+def _teams_package(app_id: str | None, out: Path, domains: list[str]) -> int:
+    if not app_id:
+        print("mentorbot: teams-package needs the bot's Microsoft App ID: --app-id GUID or TEAMS_APP_ID",
+              file=sys.stderr)
+        return 2
+    try:
+        manifest = teams_manifest(app_id=app_id, valid_domains=domains)
+    except ValueError as problem:
+        print(f"mentorbot: {problem}", file=sys.stderr)
+        return 2
+    try:  # the official schema sits beside a development checkout; an installed bot may not have it
+        errors = validate_manifest(manifest)
+    except FileNotFoundError:
+        errors = []
+    if errors:
+        print(f"mentorbot: the manifest does not validate: {errors[0]}", file=sys.stderr)
+        return 2
+    written = build_package(out, manifest)
+    print(f"mentorbot: wrote {written}; upload it in Teams: Apps > Manage your apps > Upload an app")
+    return 0
+
+
 async def _migrate(config: AppConfig) -> None:
     try:
         await upgrade(config.database_url)
@@ -91,11 +122,16 @@ async def _serve(config: AppConfig) -> None:
     await check_database(config.database_url)
     bot = await build_bot(config, {"console": ConsoleMessenger(sys.stdout)})
     slack = add_slack(bot, config)
-    routes = slack.routes() if slack else []
+    teams = add_teams(bot, config)
+    routes = (slack.routes() if slack else []) + (teams.routes() if teams else [])
     if slack is not None:
         await slack.start()
         log.info("Slack: %s", "Socket Mode" if slack.config.socket_mode else
                  "HTTP at /slack/events" + (" with OAuth install at /slack/install" if slack.config.oauth else ""))
+    if teams is not None:
+        await teams.start()
+        log.info("Teams: Bot Framework messages at /api/messages (%s)",
+                 "authenticated" if teams.config.authenticated else "NO AUTHENTICATION")
     scheduler = start_scheduler(bot, config.server.tick_seconds)
     log.info("mentorbot serving on port %s with database %s", config.server.port, redact(config.database_url))
 
@@ -103,6 +139,8 @@ async def _serve(config: AppConfig) -> None:
         scheduler.shutdown(wait=False)
         if slack is not None:
             await slack.stop()
+        if teams is not None:
+            await teams.stop()
         await bot.close()
 
     await serve(build_web_app(ping=bot.ping, routes=routes), port=config.server.port, on_stop=on_stop)

@@ -92,6 +92,30 @@ class Secrets:
     __str__ = __repr__
 
 
+@dataclass(frozen=True)
+class TeamsEnvironment:
+    """Teams settings that are not secrets: app type, tenant, and the local-testing and test-only overrides."""
+
+    app_type: str = "MultiTenant"
+    tenant_id: str | None = None
+    allow_unauthenticated: bool = False
+    openid_metadata_url: str | None = None
+    login_url: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TeamsEnvironment:
+        flag = (environ.get("TEAMS_ALLOW_UNAUTHENTICATED") or "").strip().lower()
+        if flag not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"TEAMS_ALLOW_UNAUTHENTICATED = {flag!r}: expected 1 or 0")
+        return cls(
+            app_type=environ.get("TEAMS_APP_TYPE") or "MultiTenant",
+            tenant_id=environ.get("TEAMS_APP_TENANT_ID") or None,
+            allow_unauthenticated=flag in ("1", "true", "yes"),
+            openid_metadata_url=environ.get("TEAMS_OPENID_METADATA_URL") or None,
+            login_url=environ.get("TEAMS_LOGIN_URL") or None,
+        )
+
+
 class AppConfig(BaseModel):
     """Everything the process needs to start: program rules, server settings, database and credentials."""
 
@@ -104,6 +128,7 @@ class AppConfig(BaseModel):
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     # Where Slack's Web API lives: tests and enterprise proxies point it elsewhere.
     slack_api_url: str = "https://slack.com/api/"
+    teams: TeamsEnvironment = Field(default_factory=lambda: TeamsEnvironment())
 
     @property
     def database_url_redacted(self) -> str:
@@ -113,7 +138,11 @@ class AppConfig(BaseModel):
     @property
     def has_platform_credentials(self) -> bool:
         """True when any Slack or Teams credential is set; otherwise only the console makes sense."""
-        return self.secrets.has_platform_credentials
+        return self.secrets.has_platform_credentials or self.teams.allow_unauthenticated
+
+    @property
+    def has_teams(self) -> bool:
+        return self.secrets.has_teams or self.teams.allow_unauthenticated
 
 
 def config_path(cli_value: str | None, environ: Mapping[str, str]) -> Path:
@@ -161,6 +190,7 @@ def load_config(path: Path, environ: Mapping[str, str]) -> AppConfig:
         database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         secrets=Secrets.from_environ(environ),
         slack_api_url=_api_url(environ.get("SLACK_API_URL") or "https://slack.com/api/"),
+        teams=TeamsEnvironment.from_environ(environ),
     )
 
 

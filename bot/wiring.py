@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.app import SlackConfig, SlackConfigError, SlackSide, build_slack
+from adapters.teams.app import TeamsConfig, TeamsConfigError, TeamsSide, build_teams
 from bot.config import AppConfig
 from conversations.clock import SystemClock
 from conversations.deps import Deps
@@ -83,6 +84,24 @@ async def build_bot(config: AppConfig, messengers: Mapping[str, Messenger], *, c
     policy = OutboxPolicy(batch=server.outbox_batch, lease_seconds=server.outbox_lease_seconds,
                           max_attempts=server.outbox_max_attempts)
     return Bot(db=db, deps=deps, engine=Engine(deps), sender=OutboxSender(deps, policy), messengers=messengers)
+
+
+def add_teams(bot: Bot, config: AppConfig) -> TeamsSide | None:
+    """The Teams adapter, when the environment has a Teams app id (or allows unauthenticated local testing)."""
+    if not config.has_teams:
+        return None
+    env = config.teams
+    teams_config = TeamsConfig(
+        command=config.program.command, app_id=config.secrets.teams_app_id,
+        app_password=config.secrets.teams_app_password, app_type=env.app_type, tenant_id=env.tenant_id,
+        allow_unauthenticated=env.allow_unauthenticated, openid_metadata_url=env.openid_metadata_url,
+        login_url=env.login_url)
+    try:
+        side = build_teams(teams_config, dispatch=bot.engine.dispatch, uow=bot.deps.uow, clock=bot.deps.clock)
+    except TeamsConfigError as problem:
+        raise StartupError(str(problem)) from None
+    bot.messengers["teams"] = side.messenger
+    return side
 
 
 def add_slack(bot: Bot, config: AppConfig) -> SlackSide | None:

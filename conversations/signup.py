@@ -39,7 +39,7 @@ async def on_signup_submitted(form: FormSubmitted, *, deps: Deps) -> Reply:
     """Store a valid profile in one transaction; otherwise say, per field, what to fix."""
     result = validate_profile(form.values, deps.settings)
     if isinstance(result, dict):
-        return Reply(errors=result)
+        return Reply(errors=result, form=signup_form(deps.settings))  # for platforms that redraw the form
     now = deps.clock.now()
     async with deps.uow() as uow:
         person = await the_caller(uow, form.actor)

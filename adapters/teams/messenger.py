@@ -1,0 +1,135 @@
+"""The Messenger port for Teams: proactive 1:1 messages through stored conversation references."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
+from msrest.exceptions import HttpOperationError
+
+from adapters.teams import translate
+from conversations.events import Actor, MessageRef
+from conversations.messages import Message
+from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
+
+log = logging.getLogger("mentorbot.teams")
+
+CHANNEL = "msteams"
+
+
+def delivery_error(error: Exception) -> DeliveryError:
+    """Map a Bot Connector failure to retry-later, wait-this-long or gone-for-good."""
+    response: Any = getattr(error, "response", None)
+    status = int(getattr(response, "status_code", 0) or getattr(response, "status", 0) or 0)
+    if status == 429:
+        headers = getattr(response, "headers", {}) or {}
+        try:
+            retry_after = float(headers.get("Retry-After", "1"))
+        except (TypeError, ValueError):
+            retry_after = 1.0
+        return DeliveryError("throttled", retry_after=retry_after)
+    if status in (403, 404):  # Teams: the app was removed, or the user is gone (2026-11)
+        return DeliveryError(f"http_{status}", permanent=True)
+    return DeliveryError(f"http_{status}" if status else type(error).__name__)
+
+
+def reference_json(reference: ConversationReference) -> str:
+    return json.dumps(reference.serialize(), separators=(",", ":"))
+
+
+def message_ref(actor: Actor, activity_id: str) -> MessageRef:
+    return MessageRef(f"teams:{actor.workspace}:{actor.user_id}:{activity_id}")
+
+
+class TeamsMessenger:
+    """Sends through CloudAdapter.continue_conversation; without a stored reference it creates the 1:1 chat."""
+
+    def __init__(self, *, adapter: CloudAdapter, app_id: str, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._adapter = adapter
+        self._app_id = app_id
+        self._uow = uow
+        self._clock = clock
+
+    async def send(self, to: Sequence[Actor], message: Message) -> MessageRef:
+        # Teams: a bot cannot create a group chat, so a pair's message goes to each person's 1:1 chat (2026-11)
+        refs = [await self._send_one(actor, message) for actor in to]
+        return refs[0]
+
+    async def update(self, ref: MessageRef, message: Message) -> None:
+        parts = ref.split(":", 3)
+        if len(parts) != 4 or parts[0] != "teams":
+            raise DeliveryError(f"not a Teams message reference: {ref[:60]}")
+        _, tenant, user_id, activity_id = parts
+        reference = await self._reference(Actor(translate.PLATFORM, tenant, user_id))
+        if reference is None:
+            raise DeliveryError("no conversation with this person", permanent=False)
+        activity = Activity().deserialize(translate.message_activity(message))
+        activity.id = activity_id
+
+        async def update(context: TurnContext) -> None:
+            await context.update_activity(activity)
+
+        try:
+            await self._adapter.continue_conversation(reference, update, self._app_id)
+        except (HttpOperationError, OSError, TimeoutError) as error:
+            raise delivery_error(error) from None
+
+    async def find_user(self, workspace: str, query: str) -> Actor | None:
+        """1:1 chats have no mentions: people are named by email (handled by the engine) or `teams:id`."""
+        return None
+
+    async def _send_one(self, actor: Actor, message: Message) -> MessageRef:
+        return await self.send_activity(actor, translate.message_activity(message))
+
+    async def send_activity(self, actor: Actor, data: dict[str, Any]) -> MessageRef:
+        """Send one activity to a person's 1:1 chat, creating the chat if we have none yet."""
+        activity = Activity().deserialize(data)
+        sent: list[str] = []
+
+        async def deliver(context: TurnContext) -> None:
+            response = await context.send_activity(activity)
+            sent.append(response.id if response and response.id else "")
+
+        try:
+            reference = await self._reference(actor)
+            if reference is not None:
+                await self._adapter.continue_conversation(reference, deliver, self._app_id)
+            else:
+                await self._create_and_send(actor, deliver)
+        except (HttpOperationError, OSError, TimeoutError) as error:
+            raise delivery_error(error) from None
+        return message_ref(actor, sent[0] if sent else "")
+
+    async def _create_and_send(self, actor: Actor, deliver: Any) -> None:
+        service_url = await self._service_url(actor.workspace)
+        if service_url is None:
+            raise DeliveryError("this tenant has not talked to the bot yet, so there is no service URL")
+        parameters = ConversationParameters(
+            is_group=False, bot=ChannelAccount(id=f"28:{self._app_id}" if self._app_id else "bot"),
+            members=[ChannelAccount(id=actor.user_id)], tenant_id=actor.workspace,
+            channel_data={"tenant": {"id": actor.workspace}})
+
+        async def remember_then_deliver(context: TurnContext) -> None:
+            reference = TurnContext.get_conversation_reference(context.activity)
+            async with self._uow() as uow:
+                await uow.addresses.put(actor, reference_json(reference), self._clock.now())
+                await uow.commit()
+            await deliver(context)
+
+        await self._adapter.create_conversation(self._app_id, remember_then_deliver, parameters, CHANNEL,
+                                                service_url, None)
+
+    async def _reference(self, actor: Actor) -> ConversationReference | None:
+        async with self._uow() as uow:
+            raw = await uow.addresses.get(actor)
+        return ConversationReference().deserialize(json.loads(raw)) if raw else None
+
+    async def _service_url(self, tenant: str) -> str | None:
+        async with self._uow() as uow:
+            raw = await uow.installations.find(translate.PLATFORM, tenant)
+        return str(json.loads(raw).get("serviceUrl")) if raw else None
