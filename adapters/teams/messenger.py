@@ -70,14 +70,15 @@ class TeamsMessenger:
             raise DeliveryError("no conversation with this person", permanent=False)
         activity = Activity().deserialize(translate.message_activity(message))
         activity.id = activity_id
+        failures: list[Exception] = []
 
         async def update(context: TurnContext) -> None:
-            await context.update_activity(activity)
+            try:
+                await context.update_activity(activity)
+            except Exception as error:
+                failures.append(error)
 
-        try:
-            await self._adapter.continue_conversation(reference, update, self._app_id)
-        except (HttpOperationError, OSError, TimeoutError) as error:
-            raise delivery_error(error) from None
+        await self._run(lambda: self._adapter.continue_conversation(reference, update, self._app_id), failures)
 
     async def find_user(self, workspace: str, query: str) -> Actor | None:
         """1:1 chats have no mentions: people are named by email (handled by the engine) or `teams:id`."""
@@ -90,20 +91,39 @@ class TeamsMessenger:
         """Send one activity to a person's 1:1 chat, creating the chat if we have none yet."""
         activity = Activity().deserialize(data)
         sent: list[str] = []
+        failures: list[Exception] = []
 
         async def deliver(context: TurnContext) -> None:
-            response = await context.send_activity(activity)
+            # botbuilder hands a failure inside the turn to on_turn_error and carries on as if all went well;
+            # catching it here is what lets the outbox know the message was not delivered
+            try:
+                response = await context.send_activity(activity)
+            except Exception as error:
+                failures.append(error)
+                return
             sent.append(response.id if response and response.id else "")
 
+        reference = await self._reference(actor)
+        if reference is not None:
+            await self._run(lambda: self._adapter.continue_conversation(reference, deliver, self._app_id), failures)
+        else:
+            await self._run(lambda: self._create_and_send(actor, deliver), failures)
+        if not sent:
+            raise DeliveryError("the connector returned no activity id")
+        return message_ref(actor, sent[0])
+
+    async def _run(self, turn: Any, failures: list[Exception]) -> None:
         try:
-            reference = await self._reference(actor)
-            if reference is not None:
-                await self._adapter.continue_conversation(reference, deliver, self._app_id)
-            else:
-                await self._create_and_send(actor, deliver)
+            await turn()
+        except DeliveryError:
+            raise
         except (HttpOperationError, OSError, TimeoutError) as error:
             raise delivery_error(error) from None
-        return message_ref(actor, sent[0] if sent else "")
+        if failures:
+            first = failures[0]
+            if isinstance(first, DeliveryError):
+                raise first
+            raise delivery_error(first) from None
 
     async def _create_and_send(self, actor: Actor, deliver: Any) -> None:
         service_url = await self._service_url(actor.workspace)
