@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+POOL_SIZE = 20  # Postgres connections kept open per process (twice that at a peak)
 
 _PASSWORD = re.compile(r"(://[^:/@]+:)([^@]*)(@)")
 
@@ -42,7 +43,9 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine; on SQLite every transaction takes the write lock up front, so writers queue."""
     url = normalize_url(url)
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=False)
+        # Connections beyond pool_size are closed when returned: under steady concurrency above it every
+        # request would open a new connection (TCP + SSL negotiation). Keep enough for a busy replica.
+        return create_async_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_pre_ping=False)
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
