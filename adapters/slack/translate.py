@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from adapters.payloads import ELLIPSIS, text_or_none, truncate, value_at
 from conversations.events import ActionTaken, Actor, Command, FormSubmitted, FormValue, MessageRef
 from conversations.messages import Button, Choice, Fact, Field, Form, Message
 
@@ -44,7 +45,6 @@ FALLBACK_TEXT_MAX = 300  # Slack takes far more, but the fallback is what a noti
 FIELD_ERROR_MAX = 150
 ZONE_QUERY_MIN = 2
 
-ELLIPSIS = "…"
 ACTION_SEPARATOR = "|"
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -65,14 +65,6 @@ def mention_user_id(text: str) -> str | None:
     m = _MENTION.match(text.strip())
     return m[1] if m else None
 
-
-def truncate(text: str, limit: int) -> str:
-    """Text cut to at most `limit` characters, ending in an ellipsis when something was cut."""
-    if len(text) <= limit:
-        return text
-    if limit <= 0:
-        return ""
-    return text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def _fit(raw: str, limit: int) -> str:
@@ -141,17 +133,6 @@ def _more(hidden: int) -> dict[str, Any]:
 # Payloads -> events
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _get(body: Mapping[str, Any], *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def workspace_of(body: Mapping[str, Any]) -> str:
@@ -159,13 +140,13 @@ def workspace_of(body: Mapping[str, Any]) -> str:
     # Slack: in an org-wide (Enterprise Grid) install, interactivity payloads can carry "team": null;
     # the user's own team_id is then the only workspace id (2026-11)
     for candidate in (
-        _get(body, "team_id"),
-        _get(body, "team", "id"),
-        _get(body, "user", "team_id"),
-        _get(body, "view", "team_id"),
-        _get(body, "event", "team"),
+        value_at(body, "team_id"),
+        value_at(body, "team", "id"),
+        value_at(body, "user", "team_id"),
+        value_at(body, "view", "team_id"),
+        value_at(body, "event", "team"),
     ):
-        if (found := _str(candidate)) is not None:
+        if (found := text_or_none(candidate)) is not None:
             return found
     raise ValueError("no team id in this Slack payload")
 
@@ -173,19 +154,19 @@ def workspace_of(body: Mapping[str, Any]) -> str:
 def actor_of(body: Mapping[str, Any]) -> Actor:
     """Who caused a slash command, an interaction or an event."""
     for candidate in (
-        _get(body, "user_id"),
-        _get(body, "user", "id"),
-        _get(body, "event", "user"),
-        _get(body, "event", "user", "id"),  # a few events (user_change) carry the whole user object
+        value_at(body, "user_id"),
+        value_at(body, "user", "id"),
+        value_at(body, "event", "user"),
+        value_at(body, "event", "user", "id"),  # a few events (user_change) carry the whole user object
     ):
-        if (found := _str(candidate)) is not None:
+        if (found := text_or_none(candidate)) is not None:
             return Actor(platform=PLATFORM, workspace=workspace_of(body), user_id=found)
     raise ValueError("no user id in this Slack payload")
 
 
 def to_command(body: Mapping[str, Any]) -> Command:
     """A slash command (`/mentor join`) as a Command; the trigger id lets the reply open a modal."""
-    return Command.parse(actor_of(body), str(body.get("text") or ""), trigger=_str(body.get("trigger_id")))
+    return Command.parse(actor_of(body), str(body.get("text") or ""), trigger=text_or_none(body.get("trigger_id")))
 
 
 def action_name(action_id: str) -> str:
@@ -197,30 +178,30 @@ def message_ref_of(body: Mapping[str, Any]) -> MessageRef | None:
     """Where an interaction came from: `msg:{team}:{channel}:{ts}` for a message, `view:{id}` for a modal or Home."""
     team = workspace_of(body)
     container = body.get("container")
-    kind = _get(body, "container", "type")
+    kind = value_at(body, "container", "type")
     if isinstance(container, Mapping) and kind == "message":
-        channel, ts = _str(container.get("channel_id")), _str(container.get("message_ts"))
+        channel, ts = text_or_none(container.get("channel_id")), text_or_none(container.get("message_ts"))
         if channel and ts:
             return MessageRef(f"msg:{team}:{channel}:{ts}")
-    if isinstance(container, Mapping) and kind == "view" and (view_id := _str(container.get("view_id"))):
+    if isinstance(container, Mapping) and kind == "view" and (view_id := text_or_none(container.get("view_id"))):
         return MessageRef(f"view:{view_id}")
-    channel, ts = _str(_get(body, "channel", "id")), _str(_get(body, "message", "ts"))
+    channel, ts = text_or_none(value_at(body, "channel", "id")), text_or_none(value_at(body, "message", "ts"))
     if channel and ts:
         return MessageRef(f"msg:{team}:{channel}:{ts}")
-    if view_id := _str(_get(body, "view", "id")):
+    if view_id := text_or_none(value_at(body, "view", "id")):
         return MessageRef(f"view:{view_id}")
     return None
 
 
 def to_action_taken(body: Mapping[str, Any], action: Mapping[str, Any]) -> ActionTaken:
     """One element of a block_actions payload as a click; a select's chosen value counts as the value."""
-    value = _str(action.get("value")) or _str(_get(action, "selected_option", "value")) or ""
+    value = text_or_none(action.get("value")) or text_or_none(value_at(action, "selected_option", "value")) or ""
     return ActionTaken(
         actor=actor_of(body),
         action=action_name(str(action.get("action_id") or "")),
         value=value,
         message_ref=message_ref_of(body),
-        trigger=_str(body.get("trigger_id")),
+        trigger=text_or_none(body.get("trigger_id")),
     )
 
 
@@ -235,7 +216,7 @@ def _element_value(element: Mapping[str, Any]) -> FormValue:
     if kind in ("multi_static_select", "multi_external_select", "checkboxes"):
         return _option_values(element.get("selected_options"))
     if kind in ("static_select", "external_select", "radio_buttons"):
-        return str(_get(element, "selected_option", "value") or "")
+        return str(value_at(element, "selected_option", "value") or "")
     if kind in ("multi_users_select",):
         return tuple(str(u) for u in element.get("selected_users") or ())
     if kind == "users_select":
@@ -246,7 +227,7 @@ def _element_value(element: Mapping[str, Any]) -> FormValue:
 def to_form_submitted(body: Mapping[str, Any]) -> FormSubmitted:
     """A view_submission as a FormSubmitted: values by block_id, which is the field's name."""
     view: Mapping[str, Any] = body.get("view") or {}
-    state = _get(view, "state", "values")
+    state = value_at(view, "state", "values")
     values: dict[str, FormValue] = {}
     if isinstance(state, Mapping):
         for block_id, elements in state.items():
@@ -265,7 +246,7 @@ def to_form_submitted(body: Mapping[str, Any]) -> FormSubmitted:
 
 def revoked_user_ids(body: Mapping[str, Any]) -> tuple[str, ...]:
     """The user ids whose tokens a tokens_revoked event revokes (oauth and bot alike), without repeats."""
-    tokens = _get(body, "event", "tokens")
+    tokens = value_at(body, "event", "tokens")
     found: list[str] = []
     if isinstance(tokens, Mapping):
         for ids in tokens.values():

@@ -10,6 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from adapters.payloads import ELLIPSIS, text_or_none, truncate, value_at
 from conversations.events import (
     ActionTaken,
     Actor,
@@ -52,7 +53,6 @@ CHOICE_TITLE_MAX = 150
 ERROR_TEXT_MAX = 300
 EXPANDED_CHOICES_MAX = 7  # more checkboxes than this make a form scroll: use a dropdown
 
-ELLIPSIS = "…"
 FORM_KEY = "mb_form"
 CONTEXT_KEY = "mb_context"
 MULTI_KEY = "mb_multi"
@@ -80,14 +80,6 @@ def escape_markdown(text: str) -> str:
     escaped = _BULLET.sub(r"\1\\\2", escaped)
     return _NUMBERED.sub(r"\1\\\2", escaped)
 
-
-def truncate(text: str, limit: int) -> str:
-    """Text cut to at most `limit` characters, ending in an ellipsis when something was cut."""
-    if len(text) <= limit:
-        return text
-    if limit <= 0:
-        return ""
-    return text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def _paragraphs(markdown: str) -> str:
@@ -141,43 +133,34 @@ def card_bytes(card: Mapping[str, Any]) -> int:
 # Activities -> events
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _get(body: Mapping[str, Any], *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def tenant_of(activity: Mapping[str, Any]) -> str:
     """The Microsoft 365 tenant an activity comes from: the workspace of everyone in it."""
-    for candidate in (_get(activity, "conversation", "tenantId"), _get(activity, "channelData", "tenant", "id")):
-        if (found := _str(candidate)) is not None:
+    candidates = (value_at(activity, "conversation", "tenantId"), value_at(activity, "channelData", "tenant", "id"))
+    for candidate in candidates:
+        if (found := text_or_none(candidate)) is not None:
             return found
     raise ValueError("no tenant id in this Teams activity")
 
 
 def actor_of(activity: Mapping[str, Any]) -> Actor:
     """Who sent an activity: the AAD object id, stable across chats and apps, else the Teams user id."""
-    for candidate in (_get(activity, "from", "aadObjectId"), _get(activity, "from", "id")):
-        if (found := _str(candidate)) is not None:
+    for candidate in (value_at(activity, "from", "aadObjectId"), value_at(activity, "from", "id")):
+        if (found := text_or_none(candidate)) is not None:
             return Actor(platform=PLATFORM, workspace=tenant_of(activity), user_id=found)
     raise ValueError("no user id in this Teams activity")
 
 
 def is_personal(activity: Mapping[str, Any]) -> bool:
     """Whether the activity comes from a 1:1 chat with the bot (not a channel or a group chat)."""
-    return _get(activity, "conversation", "conversationType") == "personal"
+    return value_at(activity, "conversation", "conversationType") == "personal"
 
 
 def message_ref_of(activity: Mapping[str, Any]) -> MessageRef | None:
     """The card a click came from, `teams:{tenant}:{user}:{activity id}`, when Teams says which."""
-    reply_to = _str(activity.get("replyToId")) or _str(_get(activity, "channelData", "legacy", "replyToId"))
+    reply_to = (text_or_none(activity.get("replyToId"))
+                or text_or_none(value_at(activity, "channelData", "legacy", "replyToId")))
     if reply_to is None:
         return None
     actor = actor_of(activity)
@@ -188,7 +171,8 @@ def command_text(activity: Mapping[str, Any], *, command: str = "/mentor") -> st
     """What a person wrote to the bot, without mentions, the HTML Teams adds, or a leading command word."""
     text = str(activity.get("text") or "")
     for entity in activity.get("entities") or ():
-        if isinstance(entity, Mapping) and entity.get("type") == "mention" and (shown := _str(entity.get("text"))):
+        shown = text_or_none(entity.get("text")) if isinstance(entity, Mapping) else None
+        if shown and entity.get("type") == "mention":
             text = text.replace(shown, " ")
     # Teams: channel messages arrive as HTML (<p>, <div>, &nbsp;) around an <at>name</at> mention (2026-11)
     text = _AT_MENTION.sub(" ", text)
@@ -220,17 +204,17 @@ def _form_values(value: Mapping[str, Any]) -> dict[str, FormValue]:
 
 def _to_submit(activity: Mapping[str, Any], value: Mapping[str, Any]) -> Event | None:
     actor = actor_of(activity)
-    if (form := _str(value.get(FORM_KEY))) is not None:
+    if (form := text_or_none(value.get(FORM_KEY))) is not None:
         return FormSubmitted(actor=actor, form=form, values=_form_values(value),
                              context=str(value.get(CONTEXT_KEY) or ""), message_ref=message_ref_of(activity))
-    if (action := _str(value.get(ACTION_KEY))) is not None:
+    if (action := text_or_none(value.get(ACTION_KEY))) is not None:
         return ActionTaken(actor=actor, action=action, value=str(value.get(VALUE_KEY) or ""),
                            message_ref=message_ref_of(activity))
     return None  # a card that is not ours
 
 
 def _bot_added(activity: Mapping[str, Any]) -> bool:
-    bot_id = _get(activity, "recipient", "id")
+    bot_id = value_at(activity, "recipient", "id")
     members = activity.get("membersAdded") or ()
     ids = [m.get("id") for m in members if isinstance(m, Mapping)]
     return bool(ids) and (bot_id in ids or is_personal(activity))
