@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from conversations import audit
+from conversations import audit, pairing
 from conversations.deps import Deps
 from conversations.directory import admins_of, resolve_user
 from conversations.events import ActionTaken, Actor, Command
@@ -31,6 +31,12 @@ ADMIN_HELP = (
     ("admin pause USER [weeks]", "pause someone"),
     ("admin admins add|remove USER", "manage program admins"),
     ("admin admins list", "who the program admins are"),
+    ("admin match preview [--late]", "propose the optimal pairing, each pair with its score and reasons"),
+    ("admin match confirm ID", "start exactly the previewed pairs and introduce them"),
+    ("admin match why A B", "why two people were not paired"),
+    ("admin pair A B [--force]", "pair two people by hand (the rules still apply unless forced)"),
+    ("admin unpair A B", "end a pair; both go back on the waiting list"),
+    ("admin exclude A B | list | remove A B", "keep two people apart in every future matching"),
 )
 
 
@@ -248,14 +254,16 @@ _COHORT: dict[str, AdminHandler] = {
 }
 _ADMIN: dict[str, AdminHandler] = {
     "participants": participants, "pause": admin_pause, "admins": admins_cmd, "help": admin_help,
+    "pair": pairing.pair_by_hand, "unpair": pairing.unpair, "exclude": pairing.exclude,
 }
+_MATCH: dict[str, AdminHandler] = {"preview": pairing.preview, "confirm": pairing.confirm, "why": pairing.why}
 
 
 def _route(cmd: Command) -> tuple[str, AdminHandler | None]:
     sub = cmd.args[0].lower() if cmd.args else "help"
-    if sub == "cohort":
+    if sub in ("cohort", "match"):
         verb = cmd.args[1].lower() if len(cmd.args) > 1 else ""
-        return f"admin.cohort.{verb or 'missing'}", _COHORT.get(verb)
+        return f"admin.{sub}.{verb or 'missing'}", (_COHORT if sub == "cohort" else _MATCH).get(verb)
     return f"admin.{sub}", _ADMIN.get(sub)
 
 
@@ -274,7 +282,7 @@ async def on_admin(cmd: Command, *, deps: Deps) -> Reply:
             return await admin_help(cmd, uow, deps)
         try:
             reply = await handler(cmd, uow, deps)
-        except Invalid as problem:
+        except (Invalid, pairing.PairingRefused) as problem:
             await uow.rollback()
             refused = str(problem)
         else:

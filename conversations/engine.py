@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from conversations import admin, home, membership, signup
+from conversations import admin, home, membership, objectives, signup
 from conversations.deps import Deps
 from conversations.events import (
     ActionTaken,
@@ -34,6 +34,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("status", "where you stand"),
     ("pause [weeks]", "no check-ins or nudges for a while"),
     ("resume", "end a pause early"),
+    ("objectives", "your pair's learning objectives"),
     ("leave", "leave the program and delete your data"),
     ("help", "this list"),
 )
@@ -54,6 +55,7 @@ class Engine:
             "resume": membership.on_resume,
             "leave": membership.on_leave,
             "admin": admin.on_admin,
+            "objectives": objectives.on_objectives,
         }
         self._actions: Mapping[str, Callable[..., Awaitable[Reply]]] = {
             "profile.edit": signup.on_profile_edit,
@@ -64,9 +66,12 @@ class Engine:
             "leave.confirm": membership.on_leave_confirm,
             "leave.cancel": membership.on_leave_cancel,
             "admin.run": admin.on_admin_button,
+            "objectives.propose": objectives.on_propose,
+            "objectives.agree": objectives.on_agree,
         }
         self._forms: Mapping[str, Callable[..., Awaitable[Reply]]] = {
             SIGNUP_FORM: signup.on_signup_submitted,
+            objectives.OBJECTIVES_FORM: objectives.on_submitted,
         }
 
     @property

@@ -9,7 +9,7 @@ from conversations.caller import the_caller
 from conversations.deps import Deps
 from conversations.events import ActionTaken, Actor, Command
 from conversations.messages import Button, Fact, Message, Reply
-from conversations.model import Person
+from conversations.model import Pair, Person
 from conversations.ports import UnitOfWork
 
 PAUSE_END = "pause.end"
@@ -27,6 +27,11 @@ async def on_status(cmd: Command, *, deps: Deps) -> Reply:
         is_admin = await deps.is_admin(uow, cmd.actor)
         current = await uow.cohorts.current(cmd.actor.platform, cmd.actor.workspace)
         cohorts = await uow.cohorts.cohorts_of(person.id) if person else []
+        pairs: list[tuple[Pair, str, list[str]]] = []
+        for pair in (await uow.pairs.active_of(person.id) if person else []):
+            other = await uow.people.get(pair.mentee_id if person and pair.mentor_id == person.id else pair.mentor_id)
+            agreed = [o.text for o in await uow.objectives.of_pair(pair.id) if o.agreed]
+            pairs.append((pair, other.profile.name if other else "someone", agreed))
         await uow.commit()
     facts: list[Fact] = []
     if person is None:
@@ -43,6 +48,11 @@ async def on_status(cmd: Command, *, deps: Deps) -> Reply:
                       if mine else "none yet"))
     if current is not None and current.state == "signup" and current not in mine:
         facts.append(Fact("Open for sign-up", f"{current.name}: type `{deps.command_hint(cmd.actor, 'join')}`"))
+    for pair, partner_name, agreed in pairs:
+        role = "your mentee" if pair.mentor_id == person.id else "your mentor"
+        facts.append(Fact("Partner", f"{partner_name} ({role})"))
+        facts.append(Fact("Objectives", "; ".join(agreed) if agreed else
+                          f"none agreed yet: `{deps.command_hint(cmd.actor, 'objectives')}`"))
     if is_admin:
         facts.append(Fact("Admin", "yes"))
     buttons = [Button("Edit profile", "profile.edit")]
@@ -151,11 +161,19 @@ async def on_leave(cmd: Command, *, deps: Deps) -> Reply:
     )
 
 
-async def erase_person(uow: UnitOfWork, actor: Actor, person: Person | None) -> None:
+async def erase_person(uow: UnitOfWork, actor: Actor, person: Person | None, *, now: datetime) -> None:
     """Remove every trace of one person; the audit entries stay but lose their link to them."""
     if person is not None:
+        for pair in await uow.pairs.active_of(person.id):
+            partner = await uow.people.get(pair.mentee_id if pair.mentor_id == person.id else pair.mentor_id)
+            if partner is not None:  # told without a name: nothing about the leaver may outlive them
+                await uow.outbox.enqueue(partner.actor, Message(
+                    "Your partner has left the program",
+                    ("You're back on the waiting list and will be matched again as soon as a good partner "
+                     "is there. Nothing you shared is lost or passed on.",)), now)
         await uow.jobs.erase_subject(person.id)
         await uow.outbox.erase_about(person.id)
+        await uow.previews.erase_mentioning(person.id)
         await uow.people.erase(person.id)
     await uow.outbox.erase_recipient(actor)
     await uow.addresses.erase(actor)
@@ -169,7 +187,7 @@ async def on_leave_confirm(action: ActionTaken, *, deps: Deps) -> Reply:
         if person is None:
             return Reply(replace=Message("There's nothing left to delete: you're not signed up."))
         await audit.record(uow, deps.clock, action.actor, "leave", "ok")
-        await erase_person(uow, action.actor, person)
+        await erase_person(uow, action.actor, person, now=deps.clock.now())
         await uow.commit()
     return Reply(replace=Message(
         "You've left the program and your data is deleted.",

@@ -104,6 +104,70 @@ class Admin:
     bootstrap: bool = False
 
 
+PairState = Literal["active", "ended"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One criterion's part of a pair's score, with the words that explain it."""
+
+    criterion: str
+    points: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A mentor and a mentee in a cohort, with the explanation of why they were paired."""
+
+    id: str
+    cohort_id: str
+    mentor_id: str
+    mentee_id: str
+    score: int
+    reasons: tuple[Reason, ...]
+    created_at: datetime
+    state: PairState = "active"
+    forced: bool = False  # paired by hand with --force, past a hard rule
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A proposed pairing as an admin saw it; confirming commits exactly this, if nothing changed since."""
+
+    id: str
+    cohort_id: str
+    created_at: datetime
+    fingerprint: str  # of everything the pairing was computed from
+    payload: str  # the proposed pairs and the unmatched, as JSON
+    late: bool = False
+    used: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """A learning objective a pair proposed; both must agree before it counts."""
+
+    id: str
+    pair_id: str
+    text: str
+    proposed_by: str  # person id
+    agreed: bool = False
+    progress: int = 0  # 0-4
+
+
+@dataclass(frozen=True, slots=True)
+class HrRecord:
+    """Trusted people data from HR: wins over what a person typed, and they cannot edit it."""
+
+    key: str  # a lower-case email, or platform:workspace:user_id
+    level: str = ""
+    department: str = ""
+    manager: str = ""
+    location: str = ""
+
+
 @dataclass(slots=True)
 class Delivery:
     """What the platform said about a sent message."""

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from conversations.events import Actor, MessageRef
 from conversations.messages import Message
-from conversations.model import AuditEntry, Cohort, Job, OutboxItem, Person
+from conversations.model import AuditEntry, Cohort, HrRecord, Job, Objective, OutboxItem, Pair, Person, Preview
 
 
 class DeliveryError(Exception):
@@ -131,6 +131,54 @@ class AuditLog(Protocol):
         ...
 
 
+class PairRepository(Protocol):
+    async def add(self, pair: Pair) -> None: ...
+    async def get(self, pair_id: str) -> Pair | None: ...
+    async def active_in(self, cohort_id: str) -> list[Pair]: ...
+    async def active_of(self, person_id: str) -> list[Pair]: ...
+    async def ever(self, person_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(mentor, mentee) of every pair, in any cohort, ended or not, among these people."""
+        ...
+    async def end(self, pair_id: str, at: datetime) -> None: ...
+
+
+class PreviewRepository(Protocol):
+    async def add(self, preview: Preview) -> None: ...
+    async def get(self, preview_id: str) -> Preview | None: ...
+    async def mark_used(self, preview_id: str) -> bool:
+        """True once: a preview is confirmed at most one time, even by two admins at once."""
+        ...
+    async def erase_mentioning(self, person_id: str) -> None:
+        """Delete every preview that names this person (its reasons can quote their name)."""
+        ...
+
+
+class ExclusionRepository(Protocol):
+    """Pairs of people an admin keeps apart in every future matching."""
+
+    async def add(self, a: str, b: str, at: datetime) -> bool: ...
+    async def remove(self, a: str, b: str) -> bool: ...
+    async def among(self, person_ids: Sequence[str]) -> list[tuple[str, str]]: ...
+
+
+class ObjectiveRepository(Protocol):
+    async def add(self, objective: Objective) -> None: ...
+    async def of_pair(self, pair_id: str) -> list[Objective]: ...
+    async def save(self, objective: Objective) -> None: ...
+    async def replace(self, pair_id: str, objectives: Sequence[Objective]) -> None:
+        """A new proposal takes the place of every objective the pair had."""
+        ...
+
+
+class HrRepository(Protocol):
+    async def replace_all(self, records: Sequence[HrRecord], at: datetime) -> None:
+        """The import is the whole truth: rows not in it go."""
+        ...
+    async def find(self, keys: Sequence[str]) -> HrRecord | None:
+        """The first record matching any of these keys (email, platform identity)."""
+        ...
+
+
 class InstallationStore(Protocol):
     """A platform's installations per workspace, as opaque data the adapter wrote (tokens included)."""
 
@@ -172,6 +220,11 @@ class UnitOfWork(Protocol):
     installations: InstallationStore
     oauth_states: OAuthStates
     events: ProcessedEvents
+    pairs: PairRepository
+    previews: PreviewRepository
+    exclusions: ExclusionRepository
+    objectives: ObjectiveRepository
+    hr: HrRepository
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

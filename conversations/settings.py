@@ -64,6 +64,49 @@ class Admins(_Strict):
         return tuple(getattr(self, platform, ()))
 
 
+class MatchingWeights(_Strict):
+    """Points each criterion can add to a pair's score; the score is scaled to 0-100."""
+
+    topics: int = Field(40, ge=0, le=100)
+    context: int = Field(15, ge=0, le=100)
+    cross_function: int = Field(15, ge=0, le=100)
+    cross_location: int = Field(10, ge=0, le=100)
+    overlap: int = Field(10, ge=0, le=100)
+    new_contact: int = Field(10, ge=0, le=100)
+
+
+class MatchingSettings(_Strict):
+    """The hard rules and the score weights of matching: app.yaml's `program.matching`."""
+
+    min_level_gap: int = Field(2, ge=0, le=20)
+    separate_departments: bool = True
+    min_overlap_hours: float = Field(2.0, ge=0, le=24)
+    mentor_capacity: int = Field(1, ge=1, le=10)
+    fairness: Literal["none", "maximin"] = "none"
+    weights: MatchingWeights = MatchingWeights()
+    candidates_per_person: int = Field(40, ge=5, le=500)
+    exact_up_to: int = Field(2000, ge=10, le=20000)
+
+
+class IntroSettings(_Strict):
+    """What a new pair is told: expectations, a first agenda, and the first nudge for each role."""
+
+    expectations: str = (
+        "Meet every {cadence_words} for {weeks} weeks. The junior colleague leads the agenda; what is said "
+        "in your sessions stays between you unless you both agree otherwise.")
+    agenda: tuple[str, ...] = (
+        "10 min: who you are, beyond the job title",
+        "15 min: what each of you hopes to learn",
+        "10 min: agree 1-3 learning objectives",
+        "5 min: when and where you meet next")
+    nudge_mentor: str = (
+        "You were chosen for what you know. Your questions and your disagreements are the value here: "
+        "say the thing you would normally keep to yourself.")
+    nudge_mentee: str = (
+        "The question you fear is naive is the one to ask first: asking it sets the tone for the whole "
+        "program, and shows it is safe for your mentor to be candid too.")
+
+
 class ProgramSettings(_Strict):
     """Everything about how the program runs: app.yaml's `program` section."""
 
@@ -76,6 +119,8 @@ class ProgramSettings(_Strict):
     limits: Limits = Limits()
     max_pause_weeks: int = Field(12, ge=1, le=52)
     admins: Admins = Admins()
+    matching: MatchingSettings = MatchingSettings()
+    intro: IntroSettings = IntroSettings()
 
     @field_validator("levels", "topics", "languages")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import JSON, DateTime, Dialect, Index, Text, UniqueConstraint, text
@@ -42,6 +43,7 @@ def utc_now() -> datetime:
 
 
 ACTIVE_COHORT_STATES = "state IN ('signup', 'running')"
+ACTIVE_PAIR = "state = 'active'"
 
 
 class PersonRow(SQLModel, table=True):
@@ -221,3 +223,75 @@ class ProcessedEventRow(SQLModel, table=True):
     platform: str = Field(primary_key=True)
     event_id: str = Field(primary_key=True)
     claimed_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class PairRow(SQLModel, table=True):
+    __tablename__ = "pairs"
+    __table_args__ = (
+        Index("ix_pairs_cohort_id_state", "cohort_id", "state"),
+        # The same mentor and mentee are an active pair at most once: the database keeps the rule.
+        Index(
+            "uq_pairs_active",
+            "mentor_id",
+            "mentee_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_PAIR),
+            postgresql_where=text(ACTIVE_PAIR),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohorts.id", ondelete="CASCADE")
+    mentor_id: str = Field(foreign_key="people.id", ondelete="CASCADE", index=True)
+    mentee_id: str = Field(foreign_key="people.id", ondelete="CASCADE", index=True)
+    score: int
+    reasons: list[list[Any]] = Field(default_factory=list, sa_type=JSON)  # [criterion, points, text]
+    state: str = "active"
+    forced: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PreviewRow(SQLModel, table=True):
+    __tablename__ = "previews"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohorts.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    fingerprint: str
+    payload: str = Field(sa_type=Text)
+    late: bool = False
+    used: bool = False
+
+
+class ExclusionRow(SQLModel, table=True):
+    __tablename__ = "exclusions"
+
+    # Stored in canonical order, a < b by code point, so each pair of people has one row. The migration
+    # adds the check ck_exclusions_canonical, in the collation that compares as Python does.
+    a: str = Field(foreign_key="people.id", ondelete="CASCADE", primary_key=True)
+    b: str = Field(foreign_key="people.id", ondelete="CASCADE", primary_key=True, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ObjectiveRow(SQLModel, table=True):
+    __tablename__ = "objectives"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    pair_id: str = Field(foreign_key="pairs.id", ondelete="CASCADE", index=True)
+    text: str = Field(sa_type=Text)
+    proposed_by: str
+    agreed: bool = False
+    progress: int = 0
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class HrRecordRow(SQLModel, table=True):
+    __tablename__ = "hr_records"
+
+    key: str = Field(primary_key=True)
+    level: str = ""
+    department: str = ""
+    manager: str = ""
+    location: str = ""
+    imported_at: datetime = Field(sa_type=UTCDateTime)

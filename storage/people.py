@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast, get_args
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -14,7 +14,16 @@ from sqlmodel.sql.expression import Select, SelectOfScalar
 from conversations.events import Actor
 from conversations.model import Cadence, Cohort, CohortState, Person, PersonStatus, Profile, Role
 from storage import hot_reads
-from storage.models import CohortRow, IdentityRow, MembershipRow, PersonRow, utc_now
+from storage.models import (
+    CohortRow,
+    ExclusionRow,
+    IdentityRow,
+    MembershipRow,
+    ObjectiveRow,
+    PairRow,
+    PersonRow,
+    utc_now,
+)
 
 ACTIVE_STATES = ("signup", "running")
 
@@ -142,8 +151,14 @@ class SqlPeopleRepository:
             .where(col(CohortRow.id).in_(cohort_ids))
             .values(members_left=col(CohortRow.members_left) + 1)
         )
+        pair_ids = select(PairRow.id).where(
+            or_(col(PairRow.mentor_id) == person_id, col(PairRow.mentee_id) == person_id)
+        )
         # The foreign keys cascade too, but only where SQLite was told to enforce them.
         for stmt in (
+            delete(ObjectiveRow).where(col(ObjectiveRow.pair_id).in_(pair_ids)),
+            delete(PairRow).where(or_(col(PairRow.mentor_id) == person_id, col(PairRow.mentee_id) == person_id)),
+            delete(ExclusionRow).where(or_(col(ExclusionRow.a) == person_id, col(ExclusionRow.b) == person_id)),
             delete(MembershipRow).where(col(MembershipRow.person_id) == person_id),
             delete(IdentityRow).where(col(IdentityRow.person_id) == person_id),
             delete(PersonRow).where(col(PersonRow.id) == person_id),

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from storage.matching import (
+    SqlExclusionRepository,
+    SqlHrRepository,
+    SqlObjectiveRepository,
+    SqlPairRepository,
+    SqlPreviewRepository,
+)
 from storage.people import SqlCohortRepository, SqlPeopleRepository
 from storage.platform import SqlInstallationStore, SqlOAuthStates, SqlProcessedEvents
 from storage.records import SqlAddressBook, SqlAdminRepository, SqlAuditLog
@@ -12,10 +19,15 @@ __all__ = [
     "SqlAdminRepository",
     "SqlAuditLog",
     "SqlCohortRepository",
+    "SqlExclusionRepository",
+    "SqlHrRepository",
     "SqlInstallationStore",
     "SqlJobRepository",
     "SqlOAuthStates",
+    "SqlObjectiveRepository",
     "SqlOutboxRepository",
+    "SqlPairRepository",
     "SqlPeopleRepository",
+    "SqlPreviewRepository",
     "SqlProcessedEvents",
 ]

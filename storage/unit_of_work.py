@@ -14,11 +14,16 @@ from conversations.ports import (
     AdminRepository,
     AuditLog,
     CohortRepository,
+    ExclusionRepository,
+    HrRepository,
     InstallationStore,
     JobRepository,
     OAuthStates,
+    ObjectiveRepository,
     OutboxRepository,
+    PairRepository,
     PeopleRepository,
+    PreviewRepository,
     ProcessedEvents,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -28,11 +33,16 @@ from storage.repositories import (
     SqlAdminRepository,
     SqlAuditLog,
     SqlCohortRepository,
+    SqlExclusionRepository,
+    SqlHrRepository,
     SqlInstallationStore,
     SqlJobRepository,
     SqlOAuthStates,
+    SqlObjectiveRepository,
     SqlOutboxRepository,
+    SqlPairRepository,
     SqlPeopleRepository,
+    SqlPreviewRepository,
     SqlProcessedEvents,
 )
 
@@ -50,6 +60,11 @@ class SqlUnitOfWork:
     installations: InstallationStore
     oauth_states: OAuthStates
     events: ProcessedEvents
+    pairs: PairRepository
+    previews: PreviewRepository
+    exclusions: ExclusionRepository
+    objectives: ObjectiveRepository
+    hr: HrRepository
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -63,6 +78,11 @@ class SqlUnitOfWork:
         self.installations = SqlInstallationStore(session)
         self.oauth_states = SqlOAuthStates(session)
         self.events = SqlProcessedEvents(session)
+        self.pairs = SqlPairRepository(session)
+        self.previews = SqlPreviewRepository(session)
+        self.exclusions = SqlExclusionRepository(session)
+        self.objectives = SqlObjectiveRepository(session)
+        self.hr = SqlHrRepository(session)
 
     async def commit(self) -> None:
         await self._session.commit()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -25,18 +25,35 @@ from conversations.engine import Engine
 from conversations.events import ActionTaken, Actor, Command, FormSubmitted, FormValue
 from conversations.jobs import run_due_jobs
 from conversations.messages import Message, Reply
-from conversations.model import AuditEntry, Cohort, Job, JobState, OutboxItem, OutboxState, Person
+from conversations.model import (
+    AuditEntry,
+    Cohort,
+    HrRecord,
+    Job,
+    JobState,
+    Objective,
+    OutboxItem,
+    OutboxState,
+    Pair,
+    Person,
+    Preview,
+)
 from conversations.outbox import OutboxSender
 from conversations.ports import (
     AddressBook,
     AdminRepository,
     AuditLog,
     CohortRepository,
+    ExclusionRepository,
+    HrRepository,
     InstallationStore,
     JobRepository,
     OAuthStates,
+    ObjectiveRepository,
     OutboxRepository,
+    PairRepository,
     PeopleRepository,
+    PreviewRepository,
     ProcessedEvents,
 )
 from conversations.settings import Admins, ProgramSettings
@@ -108,6 +125,11 @@ class MemoryState:
     installations: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)  # -> (data, at)
     oauth_states: dict[str, datetime] = field(default_factory=dict)  # state -> expires_at
     processed_events: dict[tuple[str, str], datetime] = field(default_factory=dict)  # -> claimed_at
+    pairs: dict[str, Pair] = field(default_factory=dict)
+    previews: dict[str, Preview] = field(default_factory=dict)
+    exclusions: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (a, b), a < b -> created_at
+    objectives: dict[str, Objective] = field(default_factory=dict)  # in the order they were proposed
+    hr_records: dict[str, tuple[HrRecord, datetime]] = field(default_factory=dict)  # key -> (record, imported_at)
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -166,6 +188,14 @@ class MemoryPeopleRepository(_Repo):
                 del s.memberships[(cohort_id, member)]
                 cohort = s.cohorts[cohort_id]
                 s.cohorts[cohort_id] = replace(cohort, members_left=cohort.members_left + 1)
+        # What the SQL foreign keys cascade: their pairs with those pairs' objectives, and exclusions.
+        gone = {p.id for p in s.pairs.values() if person_id in (p.mentor_id, p.mentee_id)}
+        for objective_id in [o.id for o in s.objectives.values() if o.pair_id in gone]:
+            del s.objectives[objective_id]
+        for pair_id in gone:
+            del s.pairs[pair_id]
+        for key in [k for k in s.exclusions if person_id in k]:
+            del s.exclusions[key]
         s.people.pop(person_id, None)
 
 
@@ -418,6 +448,141 @@ class MemoryProcessedEvents(_Repo):
         (await self._s()).processed_events.pop((platform, event_id), None)
 
 
+def _by_creation(pairs: list[Pair]) -> list[Pair]:
+    return sorted(pairs, key=lambda p: (p.created_at, p.id))
+
+
+class MemoryPairRepository(_Repo):
+    async def add(self, pair: Pair) -> None:
+        s = await self._s()
+        if pair.id in s.pairs:
+            raise ConstraintViolation(f"pair {pair.id} exists already")
+        if pair.cohort_id not in s.cohorts or pair.mentor_id not in s.people or pair.mentee_id not in s.people:
+            raise ConstraintViolation("a pair of an unknown cohort or person")
+        if pair.state == "active" and any(
+            p.state == "active" and (p.mentor_id, p.mentee_id) == (pair.mentor_id, pair.mentee_id)
+            for p in s.pairs.values()
+        ):
+            raise ConstraintViolation("this mentor and mentee are already an active pair")
+        s.pairs[pair.id] = pair
+
+    async def get(self, pair_id: str) -> Pair | None:
+        return (await self._s()).pairs.get(pair_id)
+
+    async def active_in(self, cohort_id: str) -> list[Pair]:
+        s = await self._s()
+        return _by_creation([p for p in s.pairs.values() if p.cohort_id == cohort_id and p.state == "active"])
+
+    async def active_of(self, person_id: str) -> list[Pair]:
+        s = await self._s()
+        return _by_creation([p for p in s.pairs.values()
+                             if person_id in (p.mentor_id, p.mentee_id) and p.state == "active"])
+
+    async def ever(self, person_ids: Sequence[str]) -> list[tuple[str, str]]:
+        s = await self._s()
+        ids = set(person_ids)
+        return [(p.mentor_id, p.mentee_id) for p in _by_creation(list(s.pairs.values()))
+                if p.mentor_id in ids and p.mentee_id in ids]
+
+    async def end(self, pair_id: str, at: datetime) -> None:
+        s = await self._s()
+        if pair_id not in s.pairs:
+            raise LookupError(f"no pair {pair_id}")
+        s.pairs[pair_id] = replace(s.pairs[pair_id], state="ended", ended_at=at)
+
+
+class MemoryPreviewRepository(_Repo):
+    async def add(self, preview: Preview) -> None:
+        s = await self._s()
+        if preview.id in s.previews:
+            raise ConstraintViolation(f"preview {preview.id} exists already")
+        if preview.cohort_id not in s.cohorts:
+            raise ConstraintViolation("a preview of an unknown cohort")
+        s.previews[preview.id] = preview
+
+    async def get(self, preview_id: str) -> Preview | None:
+        return (await self._s()).previews.get(preview_id)
+
+    async def mark_used(self, preview_id: str) -> bool:
+        s = await self._s()
+        preview = s.previews.get(preview_id)
+        if preview is None or preview.used:
+            return False
+        s.previews[preview_id] = replace(preview, used=True)
+        return True
+
+    async def erase_mentioning(self, person_id: str) -> None:
+        s = await self._s()
+        for key in [k for k, p in s.previews.items() if person_id in p.payload]:
+            del s.previews[key]
+
+
+def _canonical(a: str, b: str) -> tuple[str, str]:
+    if a == b:
+        raise ValueError("an exclusion needs two different people")
+    return (a, b) if a < b else (b, a)
+
+
+class MemoryExclusionRepository(_Repo):
+    async def add(self, a: str, b: str, at: datetime) -> bool:
+        s = await self._s()
+        key = _canonical(a, b)
+        if a not in s.people or b not in s.people:
+            raise ConstraintViolation("an exclusion of an unknown person")
+        if key in s.exclusions:
+            return False
+        s.exclusions[key] = at
+        return True
+
+    async def remove(self, a: str, b: str) -> bool:
+        return (await self._s()).exclusions.pop(_canonical(a, b), None) is not None
+
+    async def among(self, person_ids: Sequence[str]) -> list[tuple[str, str]]:
+        s = await self._s()
+        ids = set(person_ids)
+        return sorted(k for k in s.exclusions if k[0] in ids and k[1] in ids)
+
+
+class MemoryObjectiveRepository(_Repo):
+    async def add(self, objective: Objective) -> None:
+        s = await self._s()
+        if objective.id in s.objectives:
+            raise ConstraintViolation(f"objective {objective.id} exists already")
+        if objective.pair_id not in s.pairs:
+            raise ConstraintViolation("an objective of an unknown pair")
+        s.objectives[objective.id] = objective
+
+    async def of_pair(self, pair_id: str) -> list[Objective]:
+        return [o for o in (await self._s()).objectives.values() if o.pair_id == pair_id]
+
+    async def replace(self, pair_id: str, objectives: Sequence[Objective]) -> None:
+        strays = [o.id for o in objectives if o.pair_id != pair_id]
+        if strays:
+            raise ValueError(f"objectives {strays} are not of pair {pair_id}")
+        s = await self._s()
+        for objective_id in [o.id for o in s.objectives.values() if o.pair_id == pair_id]:
+            del s.objectives[objective_id]
+        for objective in objectives:
+            await self.add(objective)
+
+    async def save(self, objective: Objective) -> None:
+        s = await self._s()
+        if objective.id not in s.objectives:
+            raise LookupError(f"no objective {objective.id}")
+        s.objectives[objective.id] = replace(s.objectives[objective.id], text=objective.text,
+                                             agreed=objective.agreed, progress=objective.progress)
+
+
+class MemoryHrRepository(_Repo):
+    async def replace_all(self, records: Sequence[HrRecord], at: datetime) -> None:
+        """A repeated key keeps its last record, as in SQL."""
+        (await self._s()).hr_records = {r.key: (r, at) for r in records}
+
+    async def find(self, keys: Sequence[str]) -> HrRecord | None:
+        s = await self._s()
+        return next((s.hr_records[k][0] for k in keys if k in s.hr_records), None)
+
+
 class MemoryUnitOfWork:
     def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -432,6 +597,11 @@ class MemoryUnitOfWork:
         self.installations: InstallationStore = MemoryInstallationStore(self)
         self.oauth_states: OAuthStates = MemoryOAuthStates(self)
         self.events: ProcessedEvents = MemoryProcessedEvents(self)
+        self.pairs: PairRepository = MemoryPairRepository(self)
+        self.previews: PreviewRepository = MemoryPreviewRepository(self)
+        self.exclusions: ExclusionRepository = MemoryExclusionRepository(self)
+        self.objectives: ObjectiveRepository = MemoryObjectiveRepository(self)
+        self.hr: HrRepository = MemoryHrRepository(self)
 
     async def begin(self) -> MemoryState:
         """The transaction's working copy, starting the transaction on first use."""

@@ -13,7 +13,8 @@ from storage.migrate import downgrade, schema_state, upgrade
 
 TABLES_0001 = {"people", "identities", "admins", "pseudonyms", "cohorts", "memberships", "jobs", "outbox",
                "addresses", "audit"}
-TABLES = TABLES_0001 | {"installations", "oauth_states", "processed_events"}
+TABLES_0002 = TABLES_0001 | {"installations", "oauth_states", "processed_events"}
+TABLES = TABLES_0002 | {"pairs", "previews", "exclusions", "objectives", "hr_records"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -29,7 +30,7 @@ async def _tables(url: str) -> set[str]:
 async def test_an_empty_database_reports_no_revision(database_url: str) -> None:
     current, head = await schema_state(database_url)
     assert current is None
-    assert head == "0002"
+    assert head == "0003"
 
 
 async def test_upgrade_downgrade_and_upgrade_again_round_trips_the_schema(database_url: str) -> None:
@@ -97,7 +98,7 @@ async def test_0002_adds_platform_state_and_keeps_the_outbox_rows_both_ways(data
                    "'2026-05-04 09:30:00', '', '2026-05-04 09:30:00')")
 
     await upgrade(database_url, "0002")
-    assert await _tables(database_url) == TABLES
+    assert await _tables(database_url) == TABLES_0002
     columns, indexes = await _outbox_columns_and_indexes(database_url)
     assert "about" in columns and "ix_outbox_about" in indexes
     assert "ix_outbox_state_next_attempt_at" in indexes
@@ -115,4 +116,62 @@ async def test_0002_adds_platform_state_and_keeps_the_outbox_rows_both_ways(data
     assert await _tables(database_url) == set()
     await upgrade(database_url)
     assert await _tables(database_url) == TABLES
+    assert (await schema_state(database_url))[0] == "0003"
+
+
+async def _indexes(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            indexes = await connection.run_sync(lambda c: inspect(c).get_indexes(table))
+    finally:
+        await engine.dispose()
+    return {str(ix["name"]) for ix in indexes}
+
+
+PEOPLE_COLUMNS = ("id, name, role, level, department, manager, email, time_zone, working_days, work_start, "
+                  "work_end, topics_teach, topics_learn, goals, languages, status, created_at, updated_at")
+
+
+def _person_insert(pid: str) -> str:
+    return (f"INSERT INTO people ({PEOPLE_COLUMNS}) VALUES ('{pid}', 'N', 'mentor', 'L1', 'D', '', '', 'UTC', "
+            "'[]', '09:00', '17:00', '[]', '[]', '', '[]', 'active', '2026-05-04 09:30:00', "
+            "'2026-05-04 09:30:00')")
+
+
+async def test_0003_adds_the_matching_tables_and_a_pair_survives_up_and_down(database_url: str) -> None:
+    await upgrade(database_url, "0002")
+    await _execute(database_url,
+                   _person_insert("p1"), _person_insert("p2"),
+                   "INSERT INTO cohorts (id, platform, workspace, name, state, weeks, cadence, created_at, "
+                   "members_left) VALUES ('c1', 'slack', 'T1', 'Spring', 'running', 12, 'biweekly', "
+                   "'2026-05-04 09:30:00', 0)")
+
+    await upgrade(database_url, "0003")
+    assert await _tables(database_url) == TABLES
+    assert {"ix_pairs_cohort_id_state", "ix_pairs_mentor_id", "ix_pairs_mentee_id", "uq_pairs_active"} <= \
+        await _indexes(database_url, "pairs")
+    await _execute(database_url,
+                   "INSERT INTO pairs (id, cohort_id, mentor_id, mentee_id, score, reasons, state, forced, "
+                   "created_at) VALUES ('x1', 'c1', 'p1', 'p2', 7, '[[\"topics\", 7, \"GenAI\"]]', 'active', "
+                   "false, '2026-05-04 09:30:00')")
+    assert await _execute(database_url, "SELECT id, mentor_id, mentee_id, score FROM pairs") == [
+        ("x1", "p1", "p2", 7)]
+
+    await downgrade(database_url, "0002")
+    assert await _tables(database_url) == TABLES_0002
+    assert await _execute(database_url, "SELECT id FROM people ORDER BY id") == [("p1",), ("p2",)]
     assert (await schema_state(database_url))[0] == "0002"
+
+    await upgrade(database_url, "0003")  # the tables come back empty; the people and cohort stayed
+    assert await _execute(database_url, "SELECT count(*) FROM pairs") == [(0,)]
+    await _execute(database_url,
+                   "INSERT INTO pairs (id, cohort_id, mentor_id, mentee_id, score, reasons, state, forced, "
+                   "created_at) VALUES ('x2', 'c1', 'p1', 'p2', 3, '[]', 'active', false, '2026-05-04 09:30:00')")
+    assert await _execute(database_url, "SELECT id FROM pairs") == [("x2",)]
+
+    await downgrade(database_url, "base")
+    assert await _tables(database_url) == set()
+    await upgrade(database_url)
+    assert await _tables(database_url) == TABLES
+    assert (await schema_state(database_url))[0] == "0003"

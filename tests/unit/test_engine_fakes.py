@@ -9,12 +9,13 @@ import pytest
 
 from conversations.events import Actor
 from conversations.messages import Message
-from conversations.model import AuditEntry, Cohort, CohortState, Person
+from conversations.model import AuditEntry, Cohort, CohortState, HrRecord, Objective, Pair, Person, Preview, Reason
 from conversations.ports import DeliveryError
 from conversations.profiles import validate_profile
 from tests.fakes.memory import (
     T0,
     TEST_SETTINGS,
+    ConstraintViolation,
     FakeClock,
     MemoryUnitOfWorkFactory,
     NestedTransaction,
@@ -258,6 +259,141 @@ async def test_an_event_is_claimed_once_until_released() -> None:
         assert await uow.events.claim("slack", "Ev1", T0) is True
     async with store() as uow:  # not committed: the release and the new claim are undone
         assert await uow.events.claim("slack", "Ev1", T0) is False
+
+
+def pair(pid: str, mentor: str, mentee: str, cohort_id: str = "c1", minutes: int = 0) -> Pair:
+    return Pair(id=pid, cohort_id=cohort_id, mentor_id=mentor, mentee_id=mentee, score=10,
+                reasons=(Reason("topics", 10, "GenAI"),), created_at=T0 + timedelta(minutes=minutes))
+
+
+CAROL = Actor("console", "console", "U-CAROL")
+DAN = Actor("console", "console", "U-DAN")
+
+
+async def _matching_store() -> MemoryUnitOfWorkFactory:
+    store = MemoryUnitOfWorkFactory()
+    async with store() as uow:
+        for pid, who in (("p1", ALICE), ("p2", BOB), ("p3", CAROL), ("p4", DAN)):
+            await uow.people.add(person(pid, who))
+        await uow.cohorts.add(cohort("c1"))
+        await uow.commit()
+    return store
+
+
+async def test_pairs_are_active_until_ended_and_remembered_after() -> None:
+    store = await _matching_store()
+    async with store() as uow:
+        await uow.pairs.add(pair("x1", "p1", "p2"))
+        await uow.pairs.add(pair("x2", "p3", "p4", minutes=1))
+        with pytest.raises(ConstraintViolation):
+            await uow.pairs.add(pair("x3", "p1", "p2"))  # already an active pair
+        with pytest.raises(ConstraintViolation):
+            await uow.pairs.add(pair("x4", "p1", "nobody"))
+        assert [p.id for p in await uow.pairs.active_in("c1")] == ["x1", "x2"]
+        assert [p.id for p in await uow.pairs.active_of("p2")] == ["x1"]
+        await uow.pairs.end("x1", T0 + timedelta(weeks=1))
+        with pytest.raises(LookupError):
+            await uow.pairs.end("nope", T0)
+        ended = await uow.pairs.get("x1")
+        assert ended is not None and (ended.state, ended.ended_at) == ("ended", T0 + timedelta(weeks=1))
+        assert [p.id for p in await uow.pairs.active_in("c1")] == ["x2"]
+        assert await uow.pairs.active_of("p1") == []
+        await uow.pairs.add(pair("x5", "p1", "p2", minutes=2))  # ended, they may be paired again
+        assert await uow.pairs.ever(["p1", "p2", "p3", "p4"]) == [("p1", "p2"), ("p3", "p4"), ("p1", "p2")]
+        assert await uow.pairs.ever(["p1", "p2", "p3"]) == [("p1", "p2"), ("p1", "p2")]
+        assert await uow.pairs.ever([]) == []
+
+
+async def test_a_preview_is_marked_used_once_even_by_two_at_once() -> None:
+    store = await _matching_store()
+    made = Preview(id="v1", cohort_id="c1", created_at=T0, fingerprint="f", payload="{}")
+    async with store() as uow:
+        await uow.previews.add(made)
+        await uow.commit()
+
+    async def confirm() -> bool:
+        async with store() as uow:
+            used = await uow.previews.mark_used("v1")
+            await uow.commit()
+            return used
+
+    assert sorted(await asyncio.gather(confirm(), confirm())) == [False, True]
+    async with store() as uow:
+        assert await uow.previews.get("v1") == Preview(id="v1", cohort_id="c1", created_at=T0, fingerprint="f",
+                                                       payload="{}", used=True)
+        assert await uow.previews.mark_used("nope") is False
+
+
+async def test_exclusions_are_kept_once_in_canonical_order() -> None:
+    store = await _matching_store()
+    async with store() as uow:
+        assert await uow.exclusions.add("p3", "p1", T0) is True
+        assert await uow.exclusions.add("p1", "p3", T0) is False
+        assert await uow.exclusions.add("p2", "p1", T0) is True
+        with pytest.raises(ValueError):
+            await uow.exclusions.add("p1", "p1", T0)
+        assert await uow.exclusions.among(["p3", "p2", "p1"]) == [("p1", "p2"), ("p1", "p3")]
+        assert await uow.exclusions.among(["p2", "p3"]) == []
+        assert await uow.exclusions.remove("p3", "p1") is True
+        assert await uow.exclusions.remove("p3", "p1") is False
+        await uow.commit()
+    assert set(store.state.exclusions) == {("p1", "p2")}
+
+
+async def test_objectives_are_added_saved_and_replaced_in_order() -> None:
+    store = await _matching_store()
+    first = Objective(id="o1", pair_id="x1", text="one", proposed_by="p2")
+    second = Objective(id="o2", pair_id="x1", text="two", proposed_by="p1")
+    async with store() as uow:
+        await uow.pairs.add(pair("x1", "p1", "p2"))
+        with pytest.raises(ConstraintViolation):
+            await uow.objectives.add(Objective(id="o0", pair_id="nope", text="t", proposed_by="p1"))
+        await uow.objectives.add(first)
+        await uow.objectives.add(second)
+        await uow.objectives.save(Objective(id="o1", pair_id="x1", text="one", proposed_by="p2", agreed=True,
+                                            progress=2))
+        with pytest.raises(LookupError):
+            await uow.objectives.save(Objective(id="nope", pair_id="x1", text="t", proposed_by="p1"))
+        assert [(o.id, o.agreed, o.progress) for o in await uow.objectives.of_pair("x1")] == [
+            ("o1", True, 2), ("o2", False, 0)]
+        third = Objective(id="o3", pair_id="x1", text="three", proposed_by="p1")
+        await uow.objectives.replace("x1", [third, second])
+        assert await uow.objectives.of_pair("x1") == [third, second]
+        with pytest.raises(ValueError):
+            await uow.objectives.replace("x1", [Objective(id="o4", pair_id="x2", text="t", proposed_by="p1")])
+
+
+async def test_erasing_a_person_erases_their_pairs_objectives_and_exclusions() -> None:
+    store = await _matching_store()
+    async with store() as uow:
+        await uow.pairs.add(pair("x1", "p1", "p2"))
+        await uow.pairs.add(pair("x2", "p3", "p4"))
+        await uow.objectives.add(Objective(id="o1", pair_id="x1", text="Alice's goal", proposed_by="p1"))
+        await uow.objectives.add(Objective(id="o2", pair_id="x2", text="t", proposed_by="p3"))
+        await uow.exclusions.add("p1", "p3", T0)
+        await uow.exclusions.add("p3", "p4", T0)
+        await uow.people.erase("p1")
+        await uow.commit()
+    assert set(store.state.pairs) == {"x2"}
+    assert set(store.state.objectives) == {"o2"}
+    assert set(store.state.exclusions) == {("p3", "p4")}
+    assert "Alice's goal" not in store.state.dump()
+
+
+async def test_hr_records_are_replaced_whole_and_found_by_the_first_key() -> None:
+    store = MemoryUnitOfWorkFactory()
+    alice = HrRecord(key="alice@example.com", level="L5")
+    bob_id, bob_mail = HrRecord(key="console:console:U-BOB", level="L2"), HrRecord(key="bob@example.com", level="L3")
+    async with store() as uow:
+        await uow.hr.replace_all([alice, bob_id, bob_mail], T0)
+        assert await uow.hr.find(["console:console:U-BOB", "bob@example.com"]) == bob_id
+        assert await uow.hr.find(["nobody@example.com", "bob@example.com", "console:console:U-BOB"]) == bob_mail
+        assert await uow.hr.find(["nobody@example.com"]) is None
+        await uow.hr.replace_all([HrRecord(key="alice@example.com", level="L6"), bob_mail,
+                                  HrRecord(key="bob@example.com", level="L4")], T0)
+        assert await uow.hr.find(["alice@example.com"]) == HrRecord(key="alice@example.com", level="L6")
+        assert await uow.hr.find(["bob@example.com"]) == HrRecord(key="bob@example.com", level="L4")
+        assert await uow.hr.find(["console:console:U-BOB"]) is None
 
 
 def test_the_fake_clock_moves_only_when_told() -> None:

@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.blocks.block_elements import BlockElement
 from slack_sdk.models.views import View
 
+from adapters import payloads
 from adapters.slack import translate
 from conversations.events import ActionTaken, Actor, Command, FormSubmitted, MessageRef
 from conversations.messages import Button, Choice, Fact, Field, Form, Message
@@ -251,10 +252,10 @@ def test_a_mention_gives_its_user_id(text: str, user_id: str | None) -> None:
 
 
 def test_truncate_cuts_with_an_ellipsis_only_when_needed() -> None:
-    assert translate.truncate("short", 5) == "short"
-    assert translate.truncate("longer text", 8) == "longer…"
-    assert len(translate.truncate("x" * 100, 75)) == 75
-    assert translate.truncate("abc", 0) == ""
+    assert payloads.truncate("short", 5) == "short"
+    assert payloads.truncate("longer text", 8) == "longer…"
+    assert len(payloads.truncate("x" * 100, 75)) == 75
+    assert payloads.truncate("abc", 0) == ""
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from botbuilder.schema import Activity
 
+from adapters import payloads
 from adapters.teams import translate
 from conversations.events import ActionTaken, Actor, Command, FormSubmitted, Installed, MessageRef, Unreachable
 from conversations.messages import Button, Choice, Fact, Field, Form, Message
@@ -292,9 +293,9 @@ def test_escaping_shows_user_text_literally(raw: str, escaped: str) -> None:
 
 
 def test_truncate_cuts_with_an_ellipsis_only_when_needed() -> None:
-    assert translate.truncate("short", 5) == "short"
-    assert translate.truncate("longer text", 8) == "longer…"
-    assert translate.truncate("abc", 0) == ""
+    assert payloads.truncate("short", 5) == "short"
+    assert payloads.truncate("longer text", 8) == "longer…"
+    assert payloads.truncate("abc", 0) == ""
 
 
 def test_card_bytes_counts_compact_utf8() -> None:
