@@ -13,8 +13,6 @@ from pathlib import Path
 import yaml
 
 from adapters.console import ConsoleMessenger, ConsoleSession
-from adapters.slack.manifest import slack_manifest
-from adapters.teams.package import build_package, teams_manifest, validate_manifest
 from bot.config import AppConfig, ConfigError, config_path, load_config
 from bot.server import build_web_app, serve
 from bot.wiring import StartupError, add_slack, add_teams, build_bot, check_database, start_scheduler
@@ -77,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_manifest(config: AppConfig, url: str | None, *, socket_mode: bool, oauth: bool) -> int:
+    from adapters.slack.manifest import slack_manifest
+
     if not socket_mode and not (url and url.startswith("https://")):
         print("mentorbot: slack-manifest needs --url https://your-host (Slack calls it) or --socket-mode",
               file=sys.stderr)
@@ -87,6 +87,8 @@ def _print_manifest(config: AppConfig, url: str | None, *, socket_mode: bool, oa
 
 
 def _teams_package(app_id: str | None, out: Path, domains: list[str]) -> int:
+    from adapters.teams.package import build_package, teams_manifest, validate_manifest
+
     if not app_id:
         print("mentorbot: teams-package needs the bot's Microsoft App ID: --app-id GUID or TEAMS_APP_ID",
               file=sys.stderr)

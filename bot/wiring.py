@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.slack.app import SlackConfig, SlackConfigError, SlackSide, build_slack
-from adapters.teams.app import TeamsConfig, TeamsConfigError, TeamsSide, build_teams
+if TYPE_CHECKING:  # the platform SDKs load only when their platform is configured: the console starts fast
+    from adapters.slack.app import SlackSide
+    from adapters.teams.app import TeamsSide
+
 from bot.config import AppConfig
 from conversations.clock import SystemClock
 from conversations.deps import Deps
@@ -90,6 +93,8 @@ def add_teams(bot: Bot, config: AppConfig) -> TeamsSide | None:
     """The Teams adapter, when the environment has a Teams app id (or allows unauthenticated local testing)."""
     if not config.has_teams:
         return None
+    from adapters.teams.app import TeamsConfig, TeamsConfigError, build_teams
+
     env = config.teams
     teams_config = TeamsConfig(
         command=config.program.command, app_id=config.secrets.teams_app_id,
@@ -109,6 +114,8 @@ def add_slack(bot: Bot, config: AppConfig) -> SlackSide | None:
     secrets = config.secrets
     if not secrets.has_slack:
         return None
+    from adapters.slack.app import SlackConfig, SlackConfigError, build_slack
+
     slack_config = SlackConfig(
         command=config.program.command, signing_secret=secrets.slack_signing_secret,
         bot_token=secrets.slack_bot_token, app_token=secrets.slack_app_token, client_id=secrets.slack_client_id,

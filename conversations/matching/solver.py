@@ -13,9 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import maximum_bipartite_matching, min_weight_full_bipartite_matching
 
 from conversations.matching.rules import BoolArray, IntArray, Problem, block_inputs, block_scores
 
@@ -206,6 +203,9 @@ def _slot_edges(edges: Edges, capacity: IntArray) -> tuple[IntArray, IntArray]:
 
 
 def max_cardinality(edges: Edges, capacity: IntArray, n_e: int) -> tuple[int, IntArray]:
+    from scipy.sparse import csr_matrix  # scipy loads only when someone is matched: every start stays fast
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
     """The most people that can be placed (Hopcroft-Karp), and the edges of one such matching."""
     which, slot = _slot_edges(edges, capacity)
     _, n_slots = _slots(capacity)
@@ -232,6 +232,10 @@ def best_threshold(edges: Edges, capacity: IntArray, n_e: int, target: int) -> i
 
 
 def max_weight(edges: Edges, capacity: IntArray, n_e: int, n_m: int, *, dense: bool, saturated: bool) -> IntArray:
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
     """Indices of the edges in a matching that places the most people, then has the highest total score.
 
     Weights are big + score (+ in the dense solver a tie term below half a point in total), so cardinality
