@@ -10,7 +10,6 @@ from typing import Any
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import (
-    CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory,
 )
@@ -26,6 +25,7 @@ from botframework.connector.auth import (
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from msrest.authentication import Authentication
 
+from adapters.teams.connector import ChannelTokens, FastCloudAdapter, ReusingAuthentication
 from adapters.teams.listeners import Dispatch, MentorbotTeamsBot
 from adapters.teams.messenger import TeamsMessenger
 from conversations.ports import Clock, UnitOfWorkFactory
@@ -153,7 +153,7 @@ class StrictAuthentication(BotFrameworkAuthentication):
 class TeamsSide:
     """The running Teams adapter: its route, the messenger for the outbox, and its background refreshers."""
 
-    adapter: CloudAdapter
+    adapter: FastCloudAdapter
     bot: MentorbotTeamsBot
     messenger: TeamsMessenger
     config: TeamsConfig
@@ -166,6 +166,7 @@ class TeamsSide:
     async def start(self) -> None:
         """Fetch signing keys and tokens now, in worker threads, and keep them fresh: botbuilder does this
         synchronously (requests, msal), which would otherwise stall the event loop on a request."""
+        await self.adapter.open()
         if not self.config.authenticated:
             log.warning("Teams: TEAMS_ALLOW_UNAUTHENTICATED=1 and no TEAMS_APP_ID: /api/messages accepts "
                         "requests WITHOUT authentication. Anyone who can reach it can speak as any Teams user. "
@@ -179,6 +180,8 @@ class TeamsSide:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.adapter.close()
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -202,25 +205,20 @@ class TeamsSide:
                 log.warning("Teams: could not refresh signing keys from %s: %s", url, type(failure).__name__)
 
     async def _refresh_tokens(self) -> None:
-        for credentials in list(self.credentials.made.values()):
-            get_token = getattr(credentials, "get_access_token", None)
-            if get_token is None:
-                continue
-            try:
-                await asyncio.to_thread(get_token)
-            except Exception as failure:
-                log.warning("Teams: could not refresh the bot's token: %s", type(failure).__name__)
+        await self.adapter.tokens.refresh(self.credentials.made.values())
 
 
 def build_teams(config: TeamsConfig, *, dispatch: Dispatch, uow: UnitOfWorkFactory, clock: Clock) -> TeamsSide:
-    """CloudAdapter + our auth wrappers + the activity handler that only translates."""
+    """CloudAdapter (outbound calls on one aiohttp session) + our auth wrappers + the activity handler that only
+    translates."""
     problem = config.problem()
     if problem:
         raise TeamsConfigError(problem)
     settings = _BotFrameworkSettings(config)
     credentials = _CachedCredentials(ConfigurationServiceClientCredentialFactory(settings))
-    auth = StrictAuthentication(ConfigurationBotFrameworkAuthentication(settings, credentials_factory=credentials))
-    adapter = CloudAdapter(auth)
+    auth = ReusingAuthentication(StrictAuthentication(
+        ConfigurationBotFrameworkAuthentication(settings, credentials_factory=credentials)))
+    adapter = FastCloudAdapter(auth, tokens=ChannelTokens())
 
     async def on_error(context: TurnContext, error: Exception) -> None:
         log.error("Teams: a turn failed: %s", type(error).__name__, exc_info=error)

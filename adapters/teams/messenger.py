@@ -7,12 +7,14 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 from msrest.exceptions import HttpOperationError
 
 from adapters.teams import translate
+from adapters.teams.connector import ConnectorError, to_wire
 from conversations.events import Actor, MessageRef
 from conversations.messages import Message
 from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
@@ -20,10 +22,12 @@ from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
 log = logging.getLogger("mentorbot.teams")
 
 CHANNEL = "msteams"
+PARSED_REFERENCES = 10_000  # stored references kept parsed, per process
 
 
 def delivery_error(error: Exception) -> DeliveryError:
-    """Map a Bot Connector failure to retry-later, wait-this-long or gone-for-good."""
+    """Map a Bot Connector failure (ours: ConnectorError; msrest's: HttpOperationError) to retry-later,
+    wait-this-long or gone-for-good."""
     response: Any = getattr(error, "response", None)
     status = int(getattr(response, "status_code", 0) or getattr(response, "status", 0) or 0)
     if status == 429:
@@ -39,7 +43,12 @@ def delivery_error(error: Exception) -> DeliveryError:
 
 
 def reference_json(reference: ConversationReference) -> str:
-    return json.dumps(reference.serialize(), separators=(",", ":"))
+    """The stored form of a 1:1 chat's reference, without the id of the message it was taken from: that changes with
+    every message (so keeping it rewrote the row on every turn), and continue_conversation never uses it (the
+    continuation activity gets an id of its own)."""
+    data = to_wire(reference)
+    data.pop("activityId", None)
+    return json.dumps(data, separators=(",", ":"))
 
 
 def message_ref(actor: Actor, activity_id: str) -> MessageRef:
@@ -54,6 +63,9 @@ class TeamsMessenger:
         self._app_id = app_id
         self._uow = uow
         self._clock = clock
+        # msrest takes ~100 us to parse a reference; the row is still read on every send, so nothing goes stale.
+        # botbuilder only reads the reference (the continuation activity shares its accounts), never changes it.
+        self._parsed: dict[str, ConversationReference] = {}
 
     async def send(self, to: Sequence[Actor], message: Message) -> MessageRef:
         # Teams: a bot cannot create a group chat, so a pair's message goes to each person's 1:1 chat (2026-11)
@@ -117,7 +129,7 @@ class TeamsMessenger:
             await turn()
         except DeliveryError:
             raise
-        except (HttpOperationError, OSError, TimeoutError) as error:
+        except (ConnectorError, HttpOperationError, aiohttp.ClientError, OSError, TimeoutError) as error:
             raise delivery_error(error) from None
         if failures:
             first = failures[0]
@@ -147,7 +159,14 @@ class TeamsMessenger:
     async def _reference(self, actor: Actor) -> ConversationReference | None:
         async with self._uow() as uow:
             raw = await uow.addresses.get(actor)
-        return ConversationReference().deserialize(json.loads(raw)) if raw else None
+        if not raw:
+            return None
+        reference = self._parsed.get(raw)
+        if reference is None:
+            if len(self._parsed) >= PARSED_REFERENCES:
+                self._parsed.clear()
+            reference = self._parsed[raw] = ConversationReference().deserialize(json.loads(raw))
+        return reference
 
     async def _service_url(self, tenant: str) -> str | None:
         async with self._uow() as uow:
