@@ -14,7 +14,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from conversations.model import HrRecord, Objective, Pair, PairState, Preview, Reason
 from storage.models import ExclusionRow, HrRecordRow, ObjectiveRow, PairRow, PreviewRow, utc_now
 from storage.people import _known
-from storage.platform import _insert, _rowcount
+from storage.platform import _rowcount, dialect_insert
 
 
 def _to_pair(row: PairRow) -> Pair:
@@ -135,7 +135,7 @@ class SqlExclusionRepository:
         """False if these two were already kept apart."""
         first, second = _canonical(a, b)
         stmt = (
-            _insert(self._session, ExclusionRow)
+            dialect_insert(self._session, ExclusionRow)
             .values(a=first, b=second, created_at=at)
             .on_conflict_do_nothing(index_elements=[ExclusionRow.a, ExclusionRow.b])
         )

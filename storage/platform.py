@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from storage.models import InstallationRow, OAuthStateRow, ProcessedEventRow
 
 
-def _insert(session: AsyncSession, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(session: AsyncSession, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
     """An INSERT with ON CONFLICT clauses, in the dialect of the session's database."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -39,7 +39,7 @@ class SqlInstallationStore:
 
     async def save(self, platform: str, workspace: str, data: str, at: datetime) -> None:
         """Insert or replace: a reinstall overwrites the previous installation."""
-        insert = _insert(self._session, InstallationRow).values(
+        insert = dialect_insert(self._session, InstallationRow).values(
             platform=platform, workspace=workspace, data=data, installed_at=at
         )
         upsert = insert.on_conflict_do_update(
@@ -91,7 +91,7 @@ class SqlProcessedEvents:
         # The primary key settles races: a concurrent claimer waits for the first to commit or roll
         # back, then either inserts nothing (False) or takes over the claim (True).
         stmt = (
-            _insert(self._session, ProcessedEventRow)
+            dialect_insert(self._session, ProcessedEventRow)
             .values(platform=platform, event_id=event_id, claimed_at=at)
             .on_conflict_do_nothing(index_elements=[ProcessedEventRow.platform, ProcessedEventRow.event_id])
         )

@@ -15,6 +15,7 @@ from conversations.events import Actor
 from conversations.model import AuditEntry
 from storage import hot_reads
 from storage.models import AddressRow, AdminRow, AuditRow, PseudonymRow
+from storage.platform import dialect_insert
 
 Outcome = Literal["ok", "denied", "invalid"]
 
@@ -74,14 +75,12 @@ class SqlAddressBook:
         return None if row is None else row.data
 
     async def put(self, actor: Actor, data: str, at: datetime) -> None:
-        row = await self._find(actor)
-        if row is None:
-            self._session.add(AddressRow(platform=actor.platform, workspace=actor.workspace,
-                                         user_id=actor.user_id, data=data, updated_at=at))
-        else:
-            row.data = data
-            row.updated_at = at
-        await self._session.flush()
+        """One upsert: a person's first messages arriving at once on two replicas must not collide."""
+        insert = dialect_insert(self._session, AddressRow).values(
+            platform=actor.platform, workspace=actor.workspace, user_id=actor.user_id, data=data, updated_at=at)
+        await self._session.execute(insert.on_conflict_do_update(
+            index_elements=[AddressRow.platform, AddressRow.workspace, AddressRow.user_id],
+            set_={"data": insert.excluded.data, "updated_at": insert.excluded.updated_at}))
 
     async def erase(self, actor: Actor) -> None:
         await self._session.execute(

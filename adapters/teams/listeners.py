@@ -12,6 +12,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity
 
 from adapters.teams import translate
+from adapters.teams.connector import to_wire
 from adapters.teams.messenger import TeamsMessenger, reference_json
 from conversations.events import Actor, Event, FormSubmitted
 from conversations.messages import Message, Reply
@@ -36,7 +37,7 @@ class MentorbotTeamsBot(TeamsActivityHandler):
         self._stored: dict[str, str] = {}  # what this process last stored, so unchanged data is not rewritten
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        raw: dict[str, Any] = turn_context.activity.serialize()
+        raw: dict[str, Any] = to_wire(turn_context.activity)
         try:
             event = translate.to_event(raw, command=self._command)
         except ValueError as problem:  # no tenant or no sender: nothing we can act on
