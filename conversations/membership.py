@@ -10,6 +10,7 @@ from conversations.deps import Deps
 from conversations.events import ActionTaken, Actor, Command
 from conversations.messages import Button, Fact, Message, Reply
 from conversations.model import Pair, Person
+from conversations.partners import release_partners
 from conversations.ports import UnitOfWork
 
 PAUSE_END = "pause.end"
@@ -86,6 +87,8 @@ async def pause_person(uow: UnitOfWork, deps: Deps, person: Person, weeks: int) 
     """Pause someone until a date; a job ends the pause by itself."""
     until = deps.clock.now() + timedelta(weeks=weeks)
     await uow.people.save(person.with_status("paused", until))
+    await release_partners(uow, deps, person, paused_until=until,
+                           told="Your partner is taking a break that lasts past the end of the cohort.")
     await uow.jobs.cancel(PAUSE_END, person.id)
     await uow.jobs.schedule(PAUSE_END, person.id, until)
     return until

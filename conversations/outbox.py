@@ -13,6 +13,7 @@ from conversations.directory import admins_of
 from conversations.events import Actor
 from conversations.messages import Message
 from conversations.model import OutboxItem
+from conversations.partners import release_partners
 from conversations.ports import DeliveryError, Messenger, UnitOfWork
 
 log = logging.getLogger("mentorbot.outbox")
@@ -122,6 +123,7 @@ async def mark_unreachable(uow: UnitOfWork, deps: Deps, actor: Actor, reason: st
     if person is None or person.status == "unreachable":
         return
     await uow.people.save(person.with_status("unreachable"))
+    await release_partners(uow, deps, person, told="Your partner can no longer be reached by the bot.")
     now = deps.clock.now()
     for admin in await admins_of(uow, deps, actor.platform, actor.workspace):
         if admin != actor:
