@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     shell = verbs.add_parser("shell", help="chat with the bot in this terminal (the console platform)")
     shell.add_argument("--as", dest="user", metavar="USER", help="who you are (switch later with `/as NAME`)")
     verbs.add_parser("migrate", help="bring the database schema up to date")
+    people = verbs.add_parser("import-people", help="load level, department, manager and location from an HR CSV")
+    people.add_argument("file", metavar="FILE.csv", help="header row, then one person a row (see README)")
     manifest = verbs.add_parser("slack-manifest", help="print a Slack app manifest (YAML) to create the app from")
     manifest.add_argument("--url", metavar="URL", help="the public https URL of `serve` (HTTP mode)")
     manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL needed")
@@ -57,13 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if verb == "teams-package":
         return _teams_package(args.app_id or config.secrets.teams_app_id, Path(args.out), args.domain)
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO" if verb != "shell" else "WARNING").upper(),
+        level=os.environ.get("LOG_LEVEL", "INFO" if verb == "serve" else "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         if verb == "migrate":
             asyncio.run(_migrate(config))
         elif verb == "serve":
             asyncio.run(_serve(config))
+        elif verb == "import-people":
+            return asyncio.run(_import_people(config, Path(args.file)))
         else:
             asyncio.run(_shell(config, getattr(args, "user", None)))
     except StartupError as problem:
@@ -118,6 +122,32 @@ async def _migrate(config: AppConfig) -> None:
         raise StartupError(f"could not migrate the database at {redact(config.database_url)}: {reason}") from None
     current, _ = await schema_state(config.database_url)
     print(f"mentorbot: database {redact(config.database_url)} is at revision {current}")
+
+
+async def _import_people(config: AppConfig, path: Path) -> int:
+    from conversations.hr_import import import_people
+
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")  # Excel writes a byte-order mark
+    except OSError as problem:
+        print(f"mentorbot: cannot read {path}: {problem.strerror or problem}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"mentorbot: {path} is not UTF-8 text; save it as CSV UTF-8", file=sys.stderr)
+        return 2
+    await check_database(config.database_url)
+    bot = await build_bot(config, {})
+    try:
+        count, errors = await import_people(text, deps=bot.deps)
+    finally:
+        await bot.close()
+    for error in errors:
+        print(f"mentorbot: {error}", file=sys.stderr)
+    if errors:
+        print(f"mentorbot: nothing imported from {path}", file=sys.stderr)
+        return 2
+    print(f"mentorbot: imported {count} people from {path}")
+    return 0
 
 
 async def _serve(config: AppConfig) -> None:

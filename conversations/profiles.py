@@ -6,11 +6,12 @@ import difflib
 import re
 import zoneinfo
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 
-from conversations.events import FormValue
+from conversations.events import Actor, FormValue
 from conversations.messages import Choice, Fact, Field, Form
-from conversations.model import WEEKDAYS, Profile, Role
+from conversations.model import WEEKDAYS, HrRecord, Profile, Role
 from conversations.settings import ProgramSettings
 
 SIGNUP_FORM = "signup"
@@ -18,6 +19,28 @@ _DAY_LABELS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Th
                "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
 _HOURS = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*[-–to ]+\s*(\d{1,2})(?::(\d{2}))?\s*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SET_BY_HR = "Set by HR; you cannot change it here"
+
+
+def is_email(text: str) -> bool:
+    """Shaped like an address; whether it reaches anyone is not ours to know."""
+    return bool(_EMAIL.match(text))
+
+
+def hr_overrides(hr: HrRecord | None, levels: tuple[str, ...]) -> dict[str, str]:
+    """The profile fields HR decides for this person: level, department, manager, where HR gave them."""
+    if hr is None:
+        return {}
+    ladder = {lv.lower(): lv for lv in levels}
+    found = {"level": ladder.get(hr.level.lower(), ""),  # a level the ladder no longer has is the person's to give
+             "department": hr.department, "manager": hr.manager}
+    return {name: value for name, value in found.items() if value}
+
+
+def hr_keys(actor: Actor, email: FormValue | None = None) -> list[str]:
+    """Where to look a person up in the HR records: their email, then their platform identity."""
+    typed = (", ".join(email) if isinstance(email, tuple) else email or "").strip().lower()
+    return [*([typed] if is_email(typed) else []), actor.key]
 
 
 @lru_cache(maxsize=1)
@@ -48,13 +71,14 @@ def suggest_time_zone(raw: str) -> list[str]:
 
 
 def signup_form(settings: ProgramSettings, current: Profile | None = None, *,
-                name_hint: str = "", tz_hint: str = "") -> Form:
-    """The profile form; prefilled from the current profile when editing."""
+                name_hint: str = "", tz_hint: str = "", hr: HrRecord | None = None) -> Form:
+    """The profile form; prefilled from the current profile when editing, and with what HR decides."""
     limits = settings.limits
     wt = settings.working_time
     topics = tuple(Choice(t, t) for t in settings.topics)
     p = current
-    return Form(
+    fixed = hr_overrides(hr, settings.levels)
+    form = Form(
         id=SIGNUP_FORM,
         title="Edit your profile" if p else "Join reverse mentoring",
         submit_label="Save" if p else "Join",
@@ -92,6 +116,11 @@ def signup_form(settings: ProgramSettings, current: Profile | None = None, *,
                   initial=p.email if p else None),
         ),
     )
+    if not fixed:
+        return form
+    # No platform has a read-only field kind: show HR's value and say it wins; validate_profile enforces it.
+    return replace(form, fields=tuple(
+        replace(f, initial=fixed[f.name], hint=SET_BY_HR) if f.name in fixed else f for f in form.fields))
 
 
 def _text(values: Mapping[str, FormValue], name: str) -> str:
@@ -132,9 +161,10 @@ def _hours(raw: str) -> tuple[str, str] | None:
     return (start, end) if start < end else None
 
 
-def validate_profile(values: Mapping[str, FormValue], settings: ProgramSettings
+def validate_profile(values: Mapping[str, FormValue], settings: ProgramSettings, hr: HrRecord | None = None
                      ) -> Profile | dict[str, str]:
-    """A valid Profile, or per-field messages saying what is wrong and how to fix it."""
+    """A valid Profile, or per-field messages saying what is wrong and how to fix it; HR's values win."""
+    values = {**values, **hr_overrides(hr, settings.levels)}  # whatever was sent for them
     errors: dict[str, str] = {}
     lim = settings.limits
 
@@ -151,9 +181,9 @@ def validate_profile(values: Mapping[str, FormValue], settings: ProgramSettings
     goals = text("goals", "Goals", lim.goals, required=False)
     manager = text("manager", "Manager's email", lim.manager, required=False)
     email = text("email", "Work email", 254, required=False)
-    if manager and "manager" not in errors and not _EMAIL.match(manager):
+    if manager and "manager" not in errors and not is_email(manager):
         errors["manager"] = f"'{manager}' is not an email address; write it like dana@example.com or leave it empty."
-    if email and "email" not in errors and not _EMAIL.match(email):
+    if email and "email" not in errors and not is_email(email):
         errors["email"] = f"'{email}' is not an email address; write it like sam@example.com or leave it empty."
 
     role_raw = _text(values, "role").lower()

@@ -24,7 +24,7 @@ from bot.wiring import Bot, add_slack, build_bot
 from conversations.events import Actor
 from conversations.settings import Admins
 from tests.fakes.memory import FakeClock
-from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_api import MESSAGE_BLOCKS_MAX, Call, FakeSlackApi, _check_blocks
 from tests.integration.cli import APP_YAML
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads" / "slack"
@@ -43,6 +43,12 @@ def signature_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def blocks_problem(blocks: Any) -> str | None:
+    """Why Slack would refuse these message blocks, or None: for what reaches Slack without the fake seeing it
+    (a reply riding on the ack) or without it checking (a response_url post)."""
+    return _check_blocks(blocks, MESSAGE_BLOCKS_MAX)
 
 
 @dataclass
@@ -132,6 +138,16 @@ class SlackHarness:
         body["event"].update(event_fields)
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return await self.post(json.dumps(body), "application/json", headers=headers)
+
+    def dm_channel(self, user: str) -> str:
+        """The channel the fake's conversations.open gives for a DM with one person (no call is recorded)."""
+        _, answer = self.fake._conversations_open({"users": user}, None)
+        return str(answer["channel"]["id"])
+
+    def posted_to(self, user: str) -> list[Call]:
+        """Every chat.postMessage into this person's DM with the bot, in order."""
+        channel = self.dm_channel(user)
+        return [c for c in self.fake.calls_to("chat.postMessage") if c.params.get("channel") == channel]
 
     async def join(self, user: str, *, name: str, role: str = "mentor", level: str = "L2 Analyst",
                    tz: str = "Europe/Paris", **answers: Any) -> Answer:

@@ -22,10 +22,10 @@ from conversations.events import Actor
 from conversations.ports import Clock
 from conversations.settings import Admins
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.integration.cli import APP_YAML, ROOT
+from tests.integration.cli import APP_YAML
+from tests.official_schemas import schema_path as official_schema
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads" / "teams"
-CARD_SCHEMA = ROOT.parent / "shared" / "schemas" / "adaptive-card-1.5.json"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 ADMIN = "0a0d0000-0000-4000-8000-00000000ad01"
 BOT_ID = "28:0b3c9b8e-7a2f-4c1d-8e5a-3f6d2b1c9a07"
@@ -37,7 +37,7 @@ def payload(name: str) -> dict[str, Any]:
 
 @cache
 def _card_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(CARD_SCHEMA.read_text())
+    schema = json.loads(official_schema("adaptive-card-1.5.json").read_text())
     return jsonschema.Draft6Validator(schema)
 
 

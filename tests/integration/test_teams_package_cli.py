@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adapters.teams.package import validate_manifest
 from tests.integration.cli import mentorbot
+from tests.official_schemas import schema_path as official_schema
 
 APP_ID = "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 
@@ -21,7 +22,7 @@ async def test_the_package_holds_a_valid_manifest_and_both_icons(tmp_path: Path)
         assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(package.read("manifest.json"))
         assert package.read("color.png")[:8] == b"\x89PNG\r\n\x1a\n"
-    assert validate_manifest(manifest) == []
+    assert validate_manifest(manifest, official_schema("teams-manifest-v1.17.schema.json")) == []
     assert manifest["id"] == APP_ID and manifest["bots"][0]["botId"] == APP_ID
     commands = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
     assert {"join", "status", "leave", "admin"} <= set(commands)

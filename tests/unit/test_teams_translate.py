@@ -20,10 +20,10 @@ from conversations.events import ActionTaken, Actor, Command, FormSubmitted, Ins
 from conversations.messages import Button, Choice, Fact, Field, Form, Message
 from conversations.profiles import signup_form, validate_profile
 from conversations.settings import ProgramSettings
+from tests.official_schemas import schema_path as official_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS = ROOT / "tests" / "payloads" / "teams"
-SCHEMA = Path("/work/shared/schemas/adaptive-card-1.5.json")
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 MEGAN = Actor("teams", TENANT, "6be4c67b-2b57-4d0e-9b0a-2e1d3c5a8f01")
 NAMES = ("message_personal", "message_channel_mention", "message_card_submit", "conversation_update_bot_added",
@@ -57,7 +57,7 @@ def program_settings() -> ProgramSettings:
 
 @lru_cache(maxsize=1)
 def validator() -> jsonschema.Draft6Validator:
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    schema = json.loads(official_schema("adaptive-card-1.5.json").read_text(encoding="utf-8"))
     jsonschema.Draft6Validator.check_schema(schema)
     return jsonschema.Draft6Validator(schema)
 

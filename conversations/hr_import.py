@@ -1,0 +1,161 @@
+"""Importing trusted people data from an HR export (CSV): every row checked, all of it written or none."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from conversations import audit
+from conversations.deps import Deps
+from conversations.events import Actor
+from conversations.model import HrRecord
+from conversations.profiles import is_email
+
+COLUMNS = ("email", "identity", "level", "department", "manager", "location")
+PLATFORMS = ("slack", "teams", "console")
+MAX_ERRORS = 50
+TEXT_LIMITS = {"department": 80, "location": 80, "manager": 254, "email": 254, "identity": 254}
+OPERATOR = Actor("cli", "local", "operator")  # the person at the terminal: the audit log names them too
+
+
+def parse_people_csv(text: str, levels: Sequence[str]) -> list[HrRecord] | list[str]:
+    """The HR records of a CSV export, or every problem in it, each naming its line (and column)."""
+    people, errors = _read(text, levels)
+    if errors:
+        return errors
+    return [record for row in people for record in row]
+
+
+async def import_people(text: str, *, deps: Deps) -> tuple[int, list[str]]:
+    """Replace all HR records with the file's, in one transaction; on any problem write nothing."""
+    people, errors = _read(text, deps.settings.levels)
+    if errors:
+        return 0, errors
+    records = [record for row in people for record in row]
+    async with deps.uow() as uow:
+        await uow.hr.replace_all(records, deps.clock.now())
+        await audit.record(uow, deps.clock, OPERATOR, "admin.import_people", "ok", detail=f"{len(people)} people")
+        await uow.commit()
+    return len(people), []
+
+
+def _read(text: str, levels: Sequence[str]) -> tuple[list[list[HrRecord]], list[str]]:
+    """Per row, its records (one per key: email, identity); or the errors, capped for the terminal."""
+    errors: list[str] = []
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as problem:
+        return [], [f"line {reader.line_num}: {problem}"]
+    if header is None or not any(cell.strip() for cell in header):
+        return [], ["line 1: the file needs a header row naming its columns, e.g. email,level,department"]
+    columns = [cell.strip().lower() for cell in header]
+    header_errors = _check_header(columns)
+    if header_errors:
+        return [], header_errors
+
+    people: list[list[HrRecord]] = []
+    first_seen: dict[tuple[str, str], int] = {}  # (column, key) -> line
+    line = reader.line_num + 1  # where the next record starts (a quoted cell may span lines)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as problem:
+            errors.append(f"line {line}: {problem}")
+            break  # the reader cannot find the next row's start after a broken quote
+        start, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            errors.append(f"line {start}: {len(cells)} cells, but the header has {len(columns)} columns")
+            continue
+        keyed, row_errors = _check_row(dict(zip(columns, (c.strip() for c in cells), strict=True)), start, levels)
+        for key_column, record in keyed:
+            seen = first_seen.setdefault((key_column, record.key), start)
+            if seen != start:
+                row_errors.append(f"line {start}: duplicate {key_column} {record.key} (first on line {seen})")
+        errors.extend(row_errors)
+        if not row_errors:
+            people.append([record for _, record in keyed])
+    if not errors and not people:
+        errors.append("the file has a header but no people; an import replaces everything, so this would erase it")
+    if len(errors) > MAX_ERRORS:
+        errors = [*errors[:MAX_ERRORS], f"...and {len(errors) - MAX_ERRORS} more"]
+    return people, errors
+
+
+def _check_header(columns: list[str]) -> list[str]:
+    errors: list[str] = []
+    unnamed = [str(i + 1) for i, name in enumerate(columns) if not name]
+    if unnamed:
+        errors.append(f"line 1: column {', '.join(unnamed)} has no name")
+    unknown = [name for name in columns if name and name not in COLUMNS]
+    if unknown:
+        errors.append(f"line 1: unknown column {', '.join(repr(u) for u in unknown)}; "
+                      f"the columns are {', '.join(COLUMNS)}")
+    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+    if repeated:
+        errors.append(f"line 1: column {', '.join(repr(r) for r in repeated)} appears more than once")
+    if "email" not in columns and "identity" not in columns:
+        errors.append("line 1: the header needs an email or an identity column to find each person by")
+    return errors
+
+
+def _check_row(cells: dict[str, str], line: int, levels: Sequence[str]
+               ) -> tuple[list[tuple[str, HrRecord]], list[str]]:
+    """The records one row gives, one per key it has and named by that key's column; or what is wrong."""
+    errors: list[str] = []
+
+    def bad(column: str, problem: str) -> None:
+        errors.append(f"line {line}, column {column}: {problem}")
+
+    for column, limit in TEXT_LIMITS.items():
+        if len(cells.get(column, "")) > limit:
+            bad(column, f"{len(cells[column])} characters; at most {limit} are allowed")
+    email = cells.get("email", "").lower()
+    identity = cells.get("identity", "")
+    manager = cells.get("manager", "").lower()
+    if email and not is_email(email):
+        bad("email", f"{cells['email']!r} is not an email")
+    if identity and not _is_identity(identity):
+        bad("identity", f"{identity!r} is not a platform identity; write it like slack:T0123:U0456, "
+                        "teams:TENANT:USER or console:console:bob")
+    if not email and not identity:
+        errors.append(f"line {line}: no email or identity; each person needs one to be found by")
+    if manager and not is_email(manager):
+        bad("manager", f"{cells['manager']!r} is not an email")
+    level = cells.get("level", "")
+    canonical = _on_ladder(level, levels) if level else ""
+    if canonical is None:
+        bad("level", f"{level!r} is not on the ladder ({', '.join(levels)})")
+    if errors:
+        return [], errors
+    keys = [(column, key) for column, key in (("email", email), ("identity", _identity_key(identity))) if key]
+    return [(column, HrRecord(key=key, level=canonical or "", department=cells.get("department", ""),
+                              manager=manager, location=cells.get("location", ""))) for column, key in keys], []
+
+
+def _is_identity(raw: str) -> bool:
+    parts = raw.split(":", 2)  # Teams user ids hold colons themselves ("29:1a2b..."): split twice at most
+    return len(parts) == 3 and parts[0].lower() in PLATFORMS and all(p.strip() for p in parts)
+
+
+def _identity_key(raw: str) -> str:
+    """The key the engine builds from an Actor: platform lower-case, the ids as the platform spells them."""
+    if not raw:
+        return ""
+    platform, workspace, user_id = raw.split(":", 2)
+    return f"{platform.lower()}:{workspace}:{user_id}"
+
+
+def _on_ladder(raw: str, levels: Sequence[str]) -> str | None:
+    """The ladder's spelling of a level, matched case-insensitively; "L5" finds "L5 Lead" when only one fits."""
+    wanted = raw.lower()
+    exact = [lv for lv in levels if lv.lower() == wanted]
+    if exact:
+        return exact[0]
+    by_code = [lv for lv in levels if lv.split(" ", 1)[0].lower() == wanted]
+    return by_code[0] if len(by_code) == 1 else None
