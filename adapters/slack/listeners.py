@@ -172,12 +172,19 @@ class Listeners:
         await self._publish_home(translate.actor_of(body), client)
 
     async def on_app_uninstalled(self, body: dict[str, Any]) -> None:
-        await self._once(body, WorkspaceRemoved(translate.PLATFORM, str(body.get("team_id", "")), "app_uninstalled"))
+        await self._workspace_gone(body, "app_uninstalled")
 
     async def on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if (event.get("tokens") or {}).get("bot"):
-            await self._once(body, WorkspaceRemoved(translate.PLATFORM, str(body.get("team_id", "")),
-                                                    "tokens_revoked"))
+            await self._workspace_gone(body, "tokens_revoked")
+
+    async def _workspace_gone(self, body: dict[str, Any], reason: str) -> None:
+        """Forget the installation (its token no longer works) and mark the workspace's people unreachable."""
+        team = str(body.get("team_id", ""))
+        async with self.uow() as uow:
+            await uow.installations.delete(translate.PLATFORM, team)
+            await uow.commit()
+        await self._once(body, WorkspaceRemoved(translate.PLATFORM, team, reason))
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         """Words typed in the DM with the bot work like the slash command."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
@@ -55,3 +56,11 @@ async def test_an_oauth_install_started_on_one_replica_finishes_on_another(migra
                                    headers={"Cookie": cookie_pair}, allow_redirects=False) as resp:
             assert resp.status != 200 or "error" in (await resp.text()).lower()  # a state works once
         assert len(second.fake.calls_to("oauth.v2.access")) == 1
+
+        # uninstalling forgets the installation: its bot token no longer works anyway
+        uninstalled = payload("event_app_uninstalled")
+        uninstalled["team_id"] = TEAM
+        answer = await first.post(json.dumps(uninstalled), "application/json")
+        assert answer.status == 200
+        async with first.bot.deps.uow() as uow:
+            assert await uow.installations.find("slack", TEAM) is None
