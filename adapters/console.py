@@ -79,6 +79,8 @@ class _Shown:
 class ConsoleMessenger:
     """The Messenger port for the console: prints messages and numbers their buttons across the session."""
 
+    group_messages = False  # like Teams: a pair's message goes to each person
+
     def __init__(self, out: TextIO) -> None:
         self._out = out
         self._messages = 0

@@ -85,6 +85,7 @@ class OutboxItem:
     attempts: int = 0
     state: OutboxState = "pending"
     platform_ref: str | None = None
+    also: tuple[Actor, ...] = ()  # a group message: these people too, in one conversation
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,7 @@ class OutboxSender:
         try:
             if messenger is None:
                 raise DeliveryError(f"no {item.to.platform} platform configured")
-            ref = await messenger.send([item.to], Message.from_json(item.message_json))
+            ref = await messenger.send([item.to, *item.also], Message.from_json(item.message_json))
         except DeliveryError as failure:
             await self._failed(item, failure)
             return

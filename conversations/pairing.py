@@ -14,7 +14,7 @@ from conversations import audit
 from conversations.deps import Deps
 from conversations.directory import resolve_user
 from conversations.events import Command
-from conversations.intros import intro_messages, unmatched_message
+from conversations.intros import introduce, unmatched_message
 from conversations.matching import (
     Candidate,
     Contribution,
@@ -180,9 +180,7 @@ async def confirm(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         pair = Pair(id=uuid.uuid4().hex, cohort_id=cohort.id, mentor_id=p.mentor, mentee_id=p.mentee, score=p.score,
                     reasons=tuple(Reason(c.criterion, c.points, c.reason) for c in p.contributions), created_at=now)
         await uow.pairs.add(pair)
-        mentor, mentee = by_id[p.mentor], by_id[p.mentee]
-        for to, message in intro_messages(deps, cohort, pair, mentor=mentor, mentee=mentee):
-            await uow.outbox.enqueue(to.actor, message, now, about=(mentee if to is mentor else mentor).id)
+        await introduce(uow, deps, cohort, pair, mentor=by_id[p.mentor], mentee=by_id[p.mentee], at=now)
     for u in unmatched:
         person = by_id.get(u.person)
         if person is not None:
@@ -258,8 +256,7 @@ async def pair_by_hand(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                 reasons=tuple(Reason(c.criterion, c.points, c.reason) for c in contributions), created_at=now,
                 forced=bool(broken))
     await uow.pairs.add(pair)
-    for to, message in intro_messages(deps, cohort, pair, mentor=mentor, mentee=mentee):
-        await uow.outbox.enqueue(to.actor, message, now, about=(mentee if to is mentor else mentor).id)
+    await introduce(uow, deps, cohort, pair, mentor=mentor, mentee=mentee, at=now)
     await audit.record(uow, deps.clock, cmd.actor, "admin.pair.forced" if broken else "admin.pair", "ok",
                        detail=f"rule overridden: {broken}" if broken else "")
     return Reply.say(f"Paired {mentor.profile.name} (mentor) with {mentee.profile.name}: {score}/100.",

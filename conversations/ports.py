@@ -25,6 +25,8 @@ class DeliveryError(Exception):
 class Messenger(Protocol):
     """Outbound port of one platform."""
 
+    group_messages: bool  # one message can reach several people together (a Slack group DM)
+
     async def send(self, to: Sequence[Actor], message: Message) -> MessageRef:
         """Deliver to one person (or a pair's group DM); raise DeliveryError on failure."""
         ...
@@ -96,8 +98,10 @@ class JobRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None) -> int:
-        """Queue a message; `about` names the person it speaks of, so erasing them erases it too."""
+    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None,
+                      also: Sequence[Actor] = ()) -> int:
+        """Queue a message; `about` names the person it speaks of (erasing them erases it);
+        `also` makes it one group message with these people, in the same workspace."""
         ...
     async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
         """Lease due messages to this sender; a lease that runs out makes them due again."""

@@ -174,6 +174,7 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     about: str | None = Field(default=None, index=True)  # the person the message speaks of, if any
+    also: str = Field(default="[]", sa_type=Text, sa_column_kwargs={"server_default": "[]"})  # group DM: more ids
 
 
 class AddressRow(SQLModel, table=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast, get_args
 
@@ -110,16 +112,21 @@ def _to_item(row: OutboxRow) -> OutboxItem:
         raise ValueError(f"unexpected outbox state in the database: {row.state!r}")
     return OutboxItem(id=row.id, to=Actor(row.platform, row.workspace, row.user_id),
                       message_json=row.message_json, attempts=row.attempts,
-                      state=cast(OutboxState, row.state), platform_ref=row.platform_ref)
+                      state=cast(OutboxState, row.state), platform_ref=row.platform_ref,
+                      also=tuple(Actor(row.platform, row.workspace, str(u)) for u in json.loads(row.also or "[]")))
 
 
 class SqlOutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None) -> int:
+    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None,
+                      also: Sequence[Actor] = ()) -> int:
+        if any((a.platform, a.workspace) != (to.platform, to.workspace) for a in also):
+            raise ValueError("a group message stays within one platform workspace")
         row = OutboxRow(platform=to.platform, workspace=to.workspace, user_id=to.user_id,
-                        message_json=message.to_json(), next_attempt_at=at, created_at=at, about=about)
+                        message_json=message.to_json(), next_attempt_at=at, created_at=at, about=about,
+                        also=json.dumps([a.user_id for a in also]))
         self._session.add(row)
         await self._session.flush()
         assert row.id is not None
@@ -175,11 +182,13 @@ class SqlOutboxRepository:
         return int((await self._session.scalars(stmt)).one())
 
     async def erase_recipient(self, actor: Actor) -> None:
+        """Every message to this person, alone or in a group."""
         await self._session.execute(
             delete(OutboxRow).where(
                 col(OutboxRow.platform) == actor.platform,
                 col(OutboxRow.workspace) == actor.workspace,
-                col(OutboxRow.user_id) == actor.user_id,
+                or_(col(OutboxRow.user_id) == actor.user_id,
+                    col(OutboxRow.also).contains(json.dumps(actor.user_id), autoescape=True)),
             )
         )
 

@@ -57,6 +57,8 @@ def message_ref(workspace: str, channel: str, ts: str) -> MessageRef:
 class SlackMessenger:
     """Sends through the workspace's bot token; a person's DM channel is opened once and stored."""
 
+    group_messages = True  # a pair's messages go to a group DM of the two people and the bot
+
     def __init__(self, *, client_for: ClientFor, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._client_for = client_for
         self._uow = uow

@@ -58,6 +58,8 @@ def message_ref(actor: Actor, activity_id: str) -> MessageRef:
 class TeamsMessenger:
     """Sends through CloudAdapter.continue_conversation; without a stored reference it creates the 1:1 chat."""
 
+    group_messages = False  # Teams: a bot cannot create group chats; each person gets their own copy
+
     def __init__(self, *, adapter: CloudAdapter, app_id: str, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._adapter = adapter
         self._app_id = app_id

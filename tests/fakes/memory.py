@@ -99,6 +99,7 @@ class OutboxRecord:
     sent_at: datetime | None = None
     last_error: str = ""
     about: str | None = None  # the id of the person the message speaks of
+    also: tuple[Actor, ...] = ()  # a group message: these people too
 
     @property
     def message(self) -> Message:
@@ -106,7 +107,7 @@ class OutboxRecord:
 
     def to_item(self) -> OutboxItem:
         return OutboxItem(id=self.id, to=self.to, message_json=self.message_json, attempts=self.attempts,
-                          state=self.state, platform_ref=self.platform_ref)
+                          state=self.state, platform_ref=self.platform_ref, also=self.also)
 
 
 @dataclass
@@ -323,11 +324,14 @@ class MemoryJobRepository(_Repo):
 
 
 class MemoryOutboxRepository(_Repo):
-    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None) -> int:
+    async def enqueue(self, to: Actor, message: Message, at: datetime, *, about: str | None = None,
+                      also: Sequence[Actor] = ()) -> int:
+        if any((a.platform, a.workspace) != (to.platform, to.workspace) for a in also):
+            raise ValueError("a group message stays within one platform workspace")
         s = await self._s()
         item_id = s.next_id()
         s.outbox[item_id] = OutboxRecord(id=item_id, to=to, message_json=message.to_json(), created_at=at,
-                                         next_attempt_at=at, about=about)
+                                         next_attempt_at=at, about=about, also=tuple(also))
         return item_id
 
     async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
@@ -365,7 +369,7 @@ class MemoryOutboxRepository(_Repo):
 
     async def erase_recipient(self, actor: Actor) -> None:
         s = await self._s()
-        for item_id in [r.id for r in s.outbox.values() if r.to == actor]:
+        for item_id in [r.id for r in s.outbox.values() if r.to == actor or actor in r.also]:
             del s.outbox[item_id]
 
     async def erase_about(self, person_id: str) -> None:

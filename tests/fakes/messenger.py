@@ -13,7 +13,8 @@ from conversations.ports import DeliveryError
 class FakeMessenger:
     """Satisfies conversations.ports.Messenger; `sent` is the transcript of delivered messages."""
 
-    def __init__(self, users: dict[str, Actor] | None = None) -> None:
+    def __init__(self, users: dict[str, Actor] | None = None, *, group_messages: bool = False) -> None:
+        self.group_messages = group_messages
         self.sent: list[tuple[tuple[Actor, ...], Message]] = []
         self.updated: list[tuple[MessageRef, Message]] = []
         self.attempts = 0  # every call to send, failed or not

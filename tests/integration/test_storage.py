@@ -468,3 +468,21 @@ def test_urls_are_pointed_at_async_drivers_and_passwords_hidden() -> None:
     assert normalize_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     assert "s3cret" not in redact("postgresql://u:s3cret@h/db")
     assert "s3cret" not in redact("not a url://u:s3cret@h")
+
+
+async def test_a_group_message_reaches_everyone_and_goes_when_any_of_them_leaves(
+        uow_factory: SqlUnitOfWorkFactory) -> None:
+    dana = Actor("slack", "T1", "UDANA")
+    eve = Actor("slack", "T1", "UEVE")
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(dana, HELLO, NOW, also=(eve,))
+        await uow.outbox.enqueue(dana, HELLO, NOW)
+        await uow.commit()
+    async with uow_factory() as uow:
+        items = await uow.outbox.claim(NOW, 10, lease_seconds=30)
+        assert sorted(len(i.also) for i in items) == [0, 1]
+        assert next(i for i in items if i.also).also == (eve,)
+        await uow.outbox.erase_recipient(eve)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.pending_count() == 1  # only dana's own message is left

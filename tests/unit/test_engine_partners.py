@@ -52,3 +52,17 @@ async def test_a_partner_the_platform_lost_ends_the_pair_and_the_other_is_told()
     await w.deliver()
     assert [p.state for p in w.state.pairs.values()] == ["ended"]
     assert "Your pair has ended" in w.console.texts_to(MIA)
+
+
+async def test_where_the_platform_has_group_messages_a_pair_gets_one_intro_together() -> None:
+    w = World()
+    w.console.group_messages = True
+    await _paired(w)  # _paired delivers the intros and clears the transcript first; pair again to watch them
+    reply = await w.say(BOSS, "admin unpair console:mia console:sam")
+    assert "Unpaired" in reply.messages[0].text
+    w.state.pairs.clear()
+    await w.say(BOSS, "admin pair console:mia console:sam")
+    await w.deliver()
+    intros = [(to, m) for to, m in w.console.sent if m.text.startswith("Meet each other")]
+    assert len(intros) == 1
+    assert set(intros[0][0]) == {MIA, SAM}
