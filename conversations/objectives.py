@@ -115,9 +115,10 @@ async def on_agree(action: ActionTaken, *, deps: Deps) -> Reply:
         if all(o.proposed_by == me.id for o in waiting):
             await uow.commit()
             return Reply.say("Your partner agrees to your proposal, not you.")
-        for o in waiting:
-            await uow.objectives.save(Objective(o.id, o.pair_id, o.text, o.proposed_by, agreed=True,
-                                                progress=o.progress))
+        waiting = await uow.objectives.agree(pair.id, me.id)
+        if not waiting:  # another click got there first
+            await uow.commit()
+            return Reply(replace=Message("These objectives are agreed already."))
         proposer = await uow.people.get(waiting[0].proposed_by)
         if proposer is not None:
             await uow.outbox.enqueue(proposer.actor, Message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -206,6 +207,19 @@ class SqlObjectiveRepository:
         for i, objective in enumerate(objectives):
             self._session.add(_objective_row(objective, at + timedelta(microseconds=i)))
         await self._session.flush()
+
+    async def agree(self, pair_id: str, by: str) -> list[Objective]:
+        agreed: list[Objective] = []
+        for objective in await self.of_pair(pair_id):
+            if objective.agreed or objective.proposed_by == by:
+                continue
+            # one conditional write each: of two transactions in flight, only one changes the row
+            stmt = (update(ObjectiveRow)
+                    .where(col(ObjectiveRow.id) == objective.id, col(ObjectiveRow.agreed).is_(False))
+                    .values(agreed=True).execution_options(synchronize_session=False))
+            if await _rowcount(self._session, stmt) == 1:
+                agreed.append(replace(objective, agreed=True))
+        return agreed
 
     async def save(self, objective: Objective) -> None:
         """Write text, agreement and progress of an existing objective."""

@@ -569,6 +569,15 @@ class MemoryObjectiveRepository(_Repo):
         for objective in objectives:
             await self.add(objective)
 
+    async def agree(self, pair_id: str, by: str) -> list[Objective]:
+        s = await self._s()
+        agreed = []
+        for key, o in list(s.objectives.items()):
+            if o.pair_id == pair_id and not o.agreed and o.proposed_by != by:
+                s.objectives[key] = replace(o, agreed=True)
+                agreed.append(s.objectives[key])
+        return agreed
+
     async def save(self, objective: Objective) -> None:
         s = await self._s()
         if objective.id not in s.objectives:

@@ -139,14 +139,15 @@ class SlackHarness:
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return await self.post(json.dumps(body), "application/json", headers=headers)
 
-    def dm_channel(self, user: str) -> str:
-        """The channel the fake's conversations.open gives for a DM with one person (no call is recorded)."""
-        _, answer = self.fake._conversations_open({"users": user}, None)
+    def dm_channel(self, *users: str) -> str:
+        """The channel the fake's conversations.open gives for a DM with one person, or the group DM of several
+        with the bot (no call is recorded)."""
+        _, answer = self.fake._conversations_open({"users": ",".join(users)}, None)
         return str(answer["channel"]["id"])
 
-    def posted_to(self, user: str) -> list[Call]:
-        """Every chat.postMessage into this person's DM with the bot, in order."""
-        channel = self.dm_channel(user)
+    def posted_to(self, *users: str) -> list[Call]:
+        """Every chat.postMessage into this person's DM with the bot (or these people's group DM), in order."""
+        channel = self.dm_channel(*users)
         return [c for c in self.fake.calls_to("chat.postMessage") if c.params.get("channel") == channel]
 
     async def join(self, user: str, *, name: str, role: str = "mentor", level: str = "L2 Analyst",
