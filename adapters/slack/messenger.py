@@ -63,6 +63,7 @@ class SlackMessenger:
         self._client_for = client_for
         self._uow = uow
         self._clock = clock
+        self.pace_seconds = CHANNEL_PACE_SECONDS
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
 
@@ -125,18 +126,18 @@ class SlackMessenger:
 
     def _pace(self, channel: str) -> _Pace:
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
-        return _Pace(lock, self._last_post, channel)
+        return _Pace(lock, self._last_post, channel, self.pace_seconds)
 
 
 class _Pace:
     """Holds a channel while posting to it, at most one post per CHANNEL_PACE_SECONDS."""
 
-    def __init__(self, lock: asyncio.Lock, last: dict[str, float], channel: str) -> None:
-        self._lock, self._last, self._channel = lock, last, channel
+    def __init__(self, lock: asyncio.Lock, last: dict[str, float], channel: str, pace: float) -> None:
+        self._lock, self._last, self._channel, self._pace = lock, last, channel, pace
 
     async def __aenter__(self) -> None:
         await self._lock.acquire()
-        wait = self._last.get(self._channel, 0.0) + CHANNEL_PACE_SECONDS - time.monotonic()
+        wait = self._last.get(self._channel, 0.0) + self._pace - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
 

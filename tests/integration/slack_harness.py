@@ -178,6 +178,7 @@ async def slack_harness(database_url: str, clock: FakeClock, **env: str) -> Asyn
         bot = await build_bot(config, {}, clock=clock)
         side = add_slack(bot, config)
         assert side is not None
+        side.messenger.pace_seconds = 0.02  # Slack's one message a second per channel has its own unit test
         await side.start()
         runner = web.AppRunner(build_web_app(ping=bot.ping, routes=side.routes()))
         await runner.setup()
