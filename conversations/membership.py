@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from conversations import audit
@@ -175,6 +176,12 @@ async def erase_person(uow: UnitOfWork, actor: Actor, person: Person | None, *, 
                     ("You're back on the waiting list and will be matched again as soon as a good partner "
                      "is there. Nothing you shared is lost or passed on.",)), now)
         await uow.jobs.erase_subject(person.id)
+        if person.profile.email:  # someone may have named them privately: that name goes too
+            gone = person.profile.email.lower()
+            for other in await uow.people.in_workspace(actor.platform, actor.workspace):
+                if gone in other.profile.avoid:
+                    kept = tuple(e for e in other.profile.avoid if e != gone)
+                    await uow.people.save(replace(other, profile=replace(other.profile, avoid=kept)))
         await uow.outbox.erase_about(person.id)
         await uow.previews.erase_mentioning(person.id)
         await uow.people.erase(person.id)

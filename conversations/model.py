@@ -36,6 +36,7 @@ class Profile:
     goals: str = ""
     manager: str = ""
     email: str = ""
+    avoid: tuple[str, ...] = ()  # emails of people they prefer not to be paired with: private, a hard rule only
 
 
 @dataclass(frozen=True, slots=True)

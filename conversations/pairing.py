@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import date
 
@@ -50,9 +50,10 @@ def rules_from(deps: Deps, on: date) -> MatchingRules:
         prune_above=m.exact_up_to, candidates_per_person=m.candidates_per_person, reference_date=on)
 
 
-async def candidate_of(uow: UnitOfWork, deps: Deps, person: Person) -> Candidate:
+async def candidate_of(uow: UnitOfWork, deps: Deps, person: Person, ids_by_email: Mapping[str, str]) -> Candidate:
     """A person as the matcher sees them; HR's values win over what the person typed."""
     p = person.profile
+    avoid = frozenset(ids_by_email[e] for e in p.avoid if e in ids_by_email)
     keys = [k for k in (p.email.lower(), person.actor.key) if k]
     hr = await uow.hr.find(keys)
     level = (hr.level if hr and hr.level else p.level)
@@ -65,7 +66,7 @@ async def candidate_of(uow: UnitOfWork, deps: Deps, person: Person) -> Candidate
         manager=(hr.manager if hr and hr.manager else p.manager).lower(),
         time_zone=p.time_zone, working_days=p.working_days, work_start=p.work_start, work_end=p.work_end,
         topics_teach=p.topics_teach, topics_learn=p.topics_learn, goals=p.goals, languages=p.languages,
-        capacity=deps.settings.matching.mentor_capacity if p.role == "mentor" else 1)
+        capacity=deps.settings.matching.mentor_capacity if p.role == "mentor" else 1, avoid=avoid)
 
 
 async def _inputs(uow: UnitOfWork, deps: Deps, cohort: Cohort, *, late: bool
@@ -84,8 +85,13 @@ async def _inputs(uow: UnitOfWork, deps: Deps, cohort: Cohort, *, late: bool
     keep = [(pair.mentor_id, pair.mentee_id) for pair in existing]
     previous = frozenset(await uow.pairs.ever(ids)) - frozenset(keep)
     excluded = frozenset(frozenset(x) for x in await uow.exclusions.among(ids))
-    candidates = [await candidate_of(uow, deps, p) for p in active]
+    by_email = _ids_by_email(people)
+    candidates = [await candidate_of(uow, deps, p, by_email) for p in active]
     return candidates, active, previous, excluded, keep, away
+
+
+def _ids_by_email(people: Sequence[Person]) -> dict[str, str]:
+    return {p.profile.email.lower(): p.id for p in people if p.profile.email}
 
 
 def fingerprint(candidates: Sequence[Candidate], previous: frozenset[tuple[str, str]],
@@ -241,7 +247,8 @@ async def pair_by_hand(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     ids = [mentor.id, mentee.id]
     previous = frozenset(await uow.pairs.ever(ids))
     excluded = frozenset(frozenset(x) for x in await uow.exclusions.among(ids))
-    mc, ec = await candidate_of(uow, deps, mentor), await candidate_of(uow, deps, mentee)
+    by_email = _ids_by_email([mentor, mentee])
+    mc, ec = await candidate_of(uow, deps, mentor, by_email), await candidate_of(uow, deps, mentee, by_email)
     broken = hard_rule_broken(mc, ec, rules, previous=previous, excluded=excluded)
     taken = [p for p in await uow.pairs.active_of(mentee.id)]
     if taken:

@@ -15,6 +15,7 @@ from conversations.model import WEEKDAYS, HrRecord, Profile, Role
 from conversations.settings import ProgramSettings
 
 SIGNUP_FORM = "signup"
+AVOID_LENGTH = 500
 _DAY_LABELS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
                "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
 _HOURS = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*[-–to ]+\s*(\d{1,2})(?::(\d{2}))?\s*$")
@@ -114,6 +115,10 @@ def signup_form(settings: ProgramSettings, current: Profile | None = None, *,
                   initial=p.manager if p else None, hint="Keeps you from being paired inside your reporting line"),
             Field("email", "Your work email", required=False, max_length=254,
                   initial=p.email if p else None),
+            Field("avoid", "People you'd rather not be paired with", required=False, max_length=AVOID_LENGTH,
+                  initial=", ".join(p.avoid) if p and p.avoid else None,
+                  hint="Optional work emails, separated by commas. Private: never shown to anyone, used only "
+                       "to keep you apart."),
         ),
     )
     if not fixed:
@@ -234,12 +239,20 @@ def validate_profile(values: Mapping[str, FormValue], settings: ProgramSettings,
     if bad_lang or not languages:
         errors["languages"] = f"Pick at least one working language from: {', '.join(settings.languages)}."
 
+    avoid_raw = text("avoid", "People to keep apart from", AVOID_LENGTH, required=False)
+    avoid = tuple(dict.fromkeys(a.strip().lower() for a in avoid_raw.replace(";", ",").split(",") if a.strip()))
+    not_emails = [a for a in avoid if not is_email(a)]
+    if not_emails and "avoid" not in errors:
+        errors["avoid"] = (f"'{not_emails[0][:60]}' is not an email address; list work emails separated by commas, "
+                           "or leave it empty.")
+
     if errors or tz is None or hours is None:
         return errors
     return Profile(
         name=name, role=role, level=levels[0], department=department, time_zone=tz,
         working_days=tuple(d for d in WEEKDAYS if d in days), work_start=hours[0], work_end=hours[1],
         topics_teach=teach, topics_learn=learn, languages=languages, goals=goals, manager=manager, email=email,
+        avoid=avoid,
     )
 
 
@@ -262,4 +275,6 @@ def profile_facts(p: Profile) -> tuple[Fact, ...]:
         facts.append(Fact("Manager", p.manager))
     if p.email:
         facts.append(Fact("Email", p.email))
+    if p.avoid:
+        facts.append(Fact("Kept apart from (private)", ", ".join(p.avoid)))
     return tuple(facts)

@@ -64,6 +64,7 @@ class PersonRow(SQLModel, table=True):
     topics_learn: list[str] = Field(default_factory=list, sa_type=JSON)
     goals: str = ""
     languages: list[str] = Field(default_factory=list, sa_type=JSON)
+    avoid: list[str] = Field(default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"})
     status: str = "active"
     paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -42,6 +42,7 @@ def _to_person(row: Any, identity: Any) -> Person:
         topics_teach=tuple(row.topics_teach),
         topics_learn=tuple(row.topics_learn),
         languages=tuple(row.languages),
+        avoid=tuple(row.avoid or ()),
         goals=row.goals,
         manager=row.manager,
         email=row.email,
@@ -79,7 +80,8 @@ def _person_columns(person: Person) -> dict[str, Any]:
         "manager": p.manager, "email": p.email, "time_zone": p.time_zone,
         "working_days": list(p.working_days), "work_start": p.work_start, "work_end": p.work_end,
         "topics_teach": list(p.topics_teach), "topics_learn": list(p.topics_learn), "goals": p.goals,
-        "languages": list(p.languages), "status": person.status, "paused_until": person.paused_until,
+        "languages": list(p.languages), "avoid": list(p.avoid), "status": person.status,
+        "paused_until": person.paused_until,
     }
 
 

@@ -38,6 +38,6 @@ async def mentorbot(*args: str, database_url: str, stdin: str = "", cwd: Path | 
 
 
 def signup_answers(name: str, *, role: str, level: int, department: str, tz: str,
-                   teach: str = "", learn: str = "", goals: str = "", email: str = "") -> list[str]:
+                   teach: str = "", learn: str = "", goals: str = "", email: str = "", avoid: str = "") -> list[str]:
     """The console's sign-up questions answered in order (blank keeps the shown default)."""
-    return [name, role, str(level), department, tz, "", "", teach, learn, goals, "", "", email]
+    return [name, role, str(level), department, tz, "", "", teach, learn, goals, "", "", email, avoid]

@@ -30,7 +30,7 @@ async def _tables(url: str) -> set[str]:
 async def test_an_empty_database_reports_no_revision(database_url: str) -> None:
     current, head = await schema_state(database_url)
     assert current is None
-    assert head == "0004"
+    assert head == "0005"
 
 
 async def test_upgrade_downgrade_and_upgrade_again_round_trips_the_schema(database_url: str) -> None:
@@ -116,7 +116,7 @@ async def test_0002_adds_platform_state_and_keeps_the_outbox_rows_both_ways(data
     assert await _tables(database_url) == set()
     await upgrade(database_url)
     assert await _tables(database_url) == TABLES
-    assert (await schema_state(database_url))[0] == "0004"
+    assert (await schema_state(database_url))[0] == "0005"
 
 
 async def _indexes(url: str, table: str) -> set[str]:
@@ -174,7 +174,7 @@ async def test_0003_adds_the_matching_tables_and_a_pair_survives_up_and_down(dat
     assert await _tables(database_url) == set()
     await upgrade(database_url)
     assert await _tables(database_url) == TABLES
-    assert (await schema_state(database_url))[0] == "0004"
+    assert (await schema_state(database_url))[0] == "0005"
 
 
 async def test_group_messages_add_a_column_that_old_rows_get_empty(database_url: str) -> None:

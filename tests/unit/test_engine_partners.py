@@ -66,3 +66,29 @@ async def test_where_the_platform_has_group_messages_a_pair_gets_one_intro_toget
     intros = [(to, m) for to, m in w.console.sent if m.text.startswith("Meet each other")]
     assert len(intros) == 1
     assert set(intros[0][0]) == {MIA, SAM}
+
+
+async def test_a_private_avoid_list_keeps_two_people_apart_and_is_never_shown() -> None:
+    w = World()
+    await w.say(BOSS, 'admin cohort open "Spring" --weeks 8')
+    await w.sign_up(MIA, name="Mia", role="mentor", level="L2", department="Engineering", topics_teach=("GenAI",),
+                    email="mia@example.com")
+    await w.sign_up(SAM, name="Sam", role="mentee", level="L9", department="Sales", topics_learn=("GenAI",),
+                    topics_teach=(), email="sam@example.com", avoid="Mia@Example.com")
+    preview = await w.say(BOSS, "admin match preview")
+    text = str(preview.messages[0])
+    assert "Mia mentors Sam" not in text
+    assert "mia@example.com" not in text.lower()  # the list itself is never shown to admins
+    forced = await w.say(BOSS, "admin pair console:mia console:sam")
+    assert "Not allowed" in str(forced.messages[0])
+
+
+async def test_leaving_takes_ones_email_out_of_everyone_elses_avoid_list() -> None:
+    w = World()
+    await w.sign_up(MIA, name="Mia", role="mentor", email="mia@example.com")
+    await w.sign_up(SAM, name="Sam", role="mentee", level="L9", topics_learn=("GenAI",), topics_teach=(),
+                    email="sam@example.com", avoid="mia@example.com, other@example.com")
+    await w.say(MIA, "leave")
+    await w.click(MIA, "leave.confirm")
+    sam = w.person(SAM)
+    assert sam is not None and sam.profile.avoid == ("other@example.com",)
