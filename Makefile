@@ -35,7 +35,7 @@ lint: venv
 
 ## test: lint first (fail fast), then the whole test suite
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 ## clean: caches and build leftovers (keeps $(VENV); see distclean)
 clean:
