@@ -11,6 +11,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import Dispatch, Listeners
@@ -102,8 +103,22 @@ class SlackSide:
         await self.http.close()
 
     async def _events(self, request: web.Request) -> web.Response:
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, TypeError, AttributeError, KeyError):  # bolt parses before it checks the signature
+            return await self._malformed(request)
+        bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+    async def _malformed(self, request: web.Request) -> web.Response:
+        """401 for a request Slack did not sign, 400 with the reason for a signed one we cannot read."""
+        body = await request.text()
+        verifier = SignatureVerifier(self.config.signing_secret or "")
+        signed = bool(self.config.signing_secret) and verifier.is_valid(
+            body, request.headers.get("X-Slack-Request-Timestamp", ""), request.headers.get("X-Slack-Signature", ""))
+        if not signed:
+            return web.json_response({"error": "invalid request signature"}, status=401)
+        return web.json_response({"error": "the body is not a Slack payload this app understands"}, status=400)
 
     async def _oauth(self, request: web.Request) -> web.Response:
         flow = self.app.oauth_flow

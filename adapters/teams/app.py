@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +187,9 @@ class TeamsSide:
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected application/json"}, status=415)
+        problem = _not_an_activity(await request.read())  # aiohttp keeps the body for botbuilder to read again
+        if problem:
+            return web.json_response({"error": problem}, status=400)
         response = await self.adapter.process(request, self.bot)
         return response if response is not None else web.Response(status=200)
 
@@ -206,6 +210,17 @@ class TeamsSide:
 
     async def _refresh_tokens(self) -> None:
         await self.adapter.tokens.refresh(self.credentials.made.values())
+
+
+def _not_an_activity(body: bytes) -> str | None:
+    """Why a request body is no Bot Framework activity, or None: botbuilder would answer 500 with a traceback."""
+    try:
+        activity = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return "the body is not valid JSON"
+    if not isinstance(activity, dict) or not isinstance(activity.get("type"), str) or not activity["type"]:
+        return "expected a Bot Framework activity: a JSON object with a string \"type\""
+    return None
 
 
 def build_teams(config: TeamsConfig, *, dispatch: Dispatch, uow: UnitOfWorkFactory, clock: Clock) -> TeamsSide:

@@ -203,3 +203,19 @@ async def test_a_person_gone_from_slack_is_unreachable_and_admins_are_told_once(
     told = [c for c in slack.fake.calls_to("chat.postMessage") if "can no longer reach Gone Person" in
             c.params.get("text", "")]
     assert len(told) == 1
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("payload={bad", "application/x-www-form-urlencoded"),
+    ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+    ("{bad json", "application/json"),
+])
+async def test_a_malformed_payload_gets_400_when_signed_and_401_when_not(slack: SlackHarness, body: str,
+                                                                         content_type: str) -> None:
+    signed = await slack.post(body, content_type)
+    assert signed.status == 400
+    assert "not a Slack payload" in signed.text
+    unsigned = await slack.post(body, content_type, signed=False)
+    assert unsigned.status == 401
+    assert slack.fake.calls == []
+    assert await _person_count(slack) == 0

@@ -160,3 +160,15 @@ async def test_a_person_who_removed_the_bot_is_unreachable_and_admins_are_told_o
     told = [a for a in teams.fake.activities_to(conversation_of(ADMIN)) if "can no longer reach Megan Bowen"
             in json.dumps(a)]
     assert len(told) == 1
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ("{not json", 400), ("[]", 400), ('{"type": 5}', 400), ("plain words", 415)])
+async def test_a_malformed_body_gets_a_clear_error_and_touches_nothing(teams: TeamsHarness, body: str,
+                                                                        status: int) -> None:
+    content_type = "text/plain" if status == 415 else "application/json"
+    async with teams.http.post(f"{teams.url}/api/messages", data=body,
+                               headers={"Content-Type": content_type}) as resp:
+        assert resp.status == status
+        assert "error" in await resp.json()
+    assert teams.fake.calls == []
