@@ -114,8 +114,12 @@ class SlackSide:
         """401 for a request Slack did not sign, 400 with the reason for a signed one we cannot read."""
         body = await request.text()
         verifier = SignatureVerifier(self.config.signing_secret or "")
-        signed = bool(self.config.signing_secret) and verifier.is_valid(
-            body, request.headers.get("X-Slack-Request-Timestamp", ""), request.headers.get("X-Slack-Signature", ""))
+        try:
+            signed = bool(self.config.signing_secret) and verifier.is_valid(
+                body, request.headers.get("X-Slack-Request-Timestamp", ""),
+                request.headers.get("X-Slack-Signature", ""))
+        except ValueError:  # no or a non-numeric timestamp
+            signed = False
         if not signed:
             return web.json_response({"error": "invalid request signature"}, status=401)
         return web.json_response({"error": "the body is not a Slack payload this app understands"}, status=400)
