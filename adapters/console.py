@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from conversations.events import (
@@ -18,7 +19,7 @@ from conversations.events import (
     FormValue,
     MessageRef,
 )
-from conversations.messages import Choice, Field, Form, Message, Reply
+from conversations.messages import Choice, Field, Form, Message, Reply, TextFile
 
 PLATFORM = "console"
 WORKSPACE = "console"
@@ -81,8 +82,9 @@ class ConsoleMessenger:
 
     group_messages = False  # like Teams: a pair's message goes to each person
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, files: Path | None = None) -> None:
         self._out = out
+        self._files = files  # where attached files are saved; None prints a note only
         self._messages = 0
         self._buttons = 0
         self._shown: dict[int, _Shown] = {}  # message number → who saw it, which buttons it has
@@ -95,7 +97,17 @@ class ConsoleMessenger:
         recipients = tuple(dict.fromkeys(actor.user_id for actor in to))
         header = f"── to {', '.join(recipients) or 'nobody'} ──"
         self._print(header, *self._render(message, ref, recipients))
+        if message.file is not None:
+            self._print(await self._save(message.file))
         return ref
+
+    async def _save(self, file: TextFile) -> str:
+        lines = file.content.count("\n")
+        if self._files is None:
+            return f"(attached: {file.name}, {lines} lines)"
+        path = self._files / Path(file.name).name  # a bare name: nothing escapes the folder
+        await asyncio.to_thread(_write, path, file.content)
+        return f"(attached: {file.name}, {lines} lines, saved as {path})"
 
     async def update(self, ref: MessageRef, message: Message) -> None:
         """Print the new version; the old version's buttons can no longer be clicked."""
@@ -419,3 +431,8 @@ class ConsoleSession:
     def _say(self, *lines: str) -> None:
         self._out.write("\n".join(lines) + "\n")
         self._out.flush()
+
+
+def _write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")

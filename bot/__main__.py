@@ -180,7 +180,7 @@ async def _serve(config: AppConfig) -> None:
 
 async def _shell(config: AppConfig, user: str | None) -> None:
     await check_database(config.database_url)
-    messenger = ConsoleMessenger(sys.stdout)
+    messenger = ConsoleMessenger(sys.stdout, files=Path("data") / "exports")
     bot = await build_bot(config, {"console": messenger})
     admins = config.program.admins.console
     who = user or (admins[0] if admins else "you")

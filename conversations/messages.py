@@ -26,6 +26,14 @@ class Fact:
 
 
 @dataclass(frozen=True, slots=True)
+class TextFile:
+    """A file that goes with a message, e.g. a CSV of a long preview."""
+
+    name: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A message: a headline, paragraphs, label/value facts and buttons. All text is plain."""
 
@@ -33,6 +41,7 @@ class Message:
     sections: tuple[str, ...] = ()
     facts: tuple[Fact, ...] = ()
     buttons: tuple[Button, ...] = ()
+    file: TextFile | None = None
 
     def to_json(self) -> str:
         """Serialise for the outbox."""
@@ -42,6 +51,7 @@ class Message:
                 "sections": list(self.sections),
                 "facts": [[f.label, f.value] for f in self.facts],
                 "buttons": [[b.label, b.action, b.value, b.style] for b in self.buttons],
+                "file": [self.file.name, self.file.content] if self.file else None,
             },
             ensure_ascii=False,
         )
@@ -54,6 +64,7 @@ class Message:
             sections=tuple(str(s) for s in data.get("sections", ())),
             facts=tuple(Fact(str(a), str(b)) for a, b in data.get("facts", ())),
             buttons=tuple(Button(str(a), str(b), str(c), d) for a, b, c, d in data.get("buttons", ())),
+            file=TextFile(str(data["file"][0]), str(data["file"][1])) if data.get("file") else None,
         )
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from datetime import date
 
 from conversations import audit
+from conversations.csv_export import to_csv
 from conversations.deps import Deps
 from conversations.directory import resolve_user
 from conversations.events import Command
@@ -28,7 +29,7 @@ from conversations.matching import (
     pair_score,
     why_not,
 )
-from conversations.messages import Fact, Reply
+from conversations.messages import Fact, Message, Reply, TextFile
 from conversations.model import Cohort, Pair, Person, Preview, Reason
 from conversations.ports import UnitOfWork
 
@@ -158,8 +159,17 @@ async def preview(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         sections.append("Unmatched:\n" + "\n".join(unplaced[:PREVIEW_LINES]))
     confirm_words = deps.command_hint(cmd.actor, f"admin match confirm {stored.id}")
     sections.append(f"Confirm exactly this pairing with `{confirm_words}`.")
-    return Reply.say(f"Matching preview for '{cohort.name}'" + (" (late joiners)" if late else ""), *sections,
-                     facts=facts)
+    title = f"Matching preview for '{cohort.name}'" + (" (late joiners)" if late else "")
+    if len(matching.pairs) <= PREVIEW_LINES and len(unplaced) <= PREVIEW_LINES:
+        return Reply.say(title, *sections, facts=facts)
+    sections.append(f"The whole preview is in the attached file preview-{stored.id}.csv.")
+    rows: list[tuple[object, ...]] = [
+        ("pair", everyone.get(p.mentor, ""), everyone.get(p.mentee, ""), p.score, p.mentor_rank, p.mentee_rank,
+         _top_reasons(p, 10)) for p in matching.pairs]
+    rows += [("unmatched", everyone.get(u.person, ""), "", "", "", "", u.reason) for u in (*matching.unmatched, *away)]
+    csv_text = to_csv(("kind", "mentor", "mentee", "score", "mentor_rank", "mentee_rank", "reasons"), rows)
+    return Reply(messages=(Message(title, tuple(sections), facts,
+                                   file=TextFile(f"preview-{stored.id}.csv", csv_text)),))
 
 
 async def confirm(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:

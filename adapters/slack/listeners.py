@@ -114,6 +114,10 @@ class Listeners:
             self.later(self._deliver_when_done(task, event.actor, client, respond, event.trigger))
             return
         reply = task.result()
+        if any(m.file is not None for m in reply.messages):  # an ephemeral reply cannot carry a file
+            await ack(response_type="ephemeral", text="That is a long one: I sent it to you by DM, with the file.")
+            self.later(self._deliver(reply, event.actor, client, respond=None, trigger=event.trigger))
+            return
         if reply.form is None and reply.messages and not reply.replace:
             first, *rest = reply.messages
             await ack(response_type="ephemeral", **translate.message_payload(first))

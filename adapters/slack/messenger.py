@@ -77,6 +77,9 @@ class SlackMessenger:
             payload = translate.message_payload(message)
             async with self._pace(channel):
                 response = await client.chat_postMessage(channel=channel, **payload)
+            if message.file is not None:  # files_upload_v2: getUploadURLExternal, upload, completeUploadExternal
+                await client.files_upload_v2(channel=channel, filename=message.file.name,
+                                             content=message.file.content, title=message.file.name)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             raise delivery_error(error) from None
         return message_ref(workspace, str(response["channel"]), str(response["ts"]))

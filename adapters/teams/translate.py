@@ -325,6 +325,12 @@ def message_card(message: Message) -> dict[str, Any]:
         for s in message.sections if s.strip()
     ]
     units.extend(("fact", _fact(f)) for f in message.facts)
+    if message.file is not None:
+        # Teams: a bot can attach a file in a 1:1 chat only after the person accepts a consent card (2026-11)
+        rows_in_file = message.file.content.count("\n")
+        units.append(("block", _text_block(_fit(f"The full list ({message.file.name}, {rows_in_file} lines) cannot be "
+                                                "attached in Teams; the console and Slack receive it as a file.",
+                                                SECTION_TEXT_MAX, _section_markdown))))
     top, rows = _actions(message.buttons)
     budget = MAX_CARD_BYTES - ENVELOPE_BYTES
     card = _assemble(head, units, 0, rows, top)
@@ -354,7 +360,7 @@ def card_attachment(card: Mapping[str, Any]) -> dict[str, Any]:
 def message_activity(message: Message) -> dict[str, Any]:
     """A message activity: one plain line goes as text, anything richer as a card."""
     text = message.text.strip()
-    if text and "\n" not in text and not (message.sections or message.facts or message.buttons):
+    if text and "\n" not in text and not (message.sections or message.facts or message.buttons or message.file):
         return {"type": "message", "text": truncate(text, PLAIN_TEXT_MAX), "textFormat": "plain"}
     return {"type": "message", "attachments": [card_attachment(message_card(message))]}
 

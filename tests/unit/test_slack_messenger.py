@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import messenger as slack_messenger
 from adapters.slack.messenger import SlackMessenger
 from conversations.events import Actor, MessageRef
-from conversations.messages import Button, Message
+from conversations.messages import Button, Message, TextFile
 from conversations.ports import DeliveryError
 from tests.fakes.memory import FakeClock, MemoryUnitOfWorkFactory
 from tests.fakes.slack_api import FakeSlackApi
@@ -112,3 +112,10 @@ async def test_users_are_found_by_mention_id_or_email(fake: FakeSlackApi) -> Non
     assert await messenger.find_user("T0001", "dana") is None
     assert await messenger.find_user("T0001", "Ursula") is None
 
+
+
+async def test_a_file_goes_up_with_the_message_in_three_steps(fake: FakeSlackApi) -> None:
+    await _messenger(fake).send([ANN], Message("Preview", file=TextFile("preview-1.csv", "a,b\n=1,2\n")))
+    assert [c.method for c in fake.calls if c.method.startswith("files.")] == [
+        "files.getUploadURLExternal", "files.completeUploadExternal"]
+    assert any(b"=1,2" in upload for upload in fake.uploads.values())
