@@ -1,6 +1,6 @@
 """Matching benchmark: the exact solver, the pruned one and the greedy baseline on a realistic cohort.
 
-Run: .venv/bin/python -m bench.matching [--sizes 2000,10000] [--seed 7] [--maximin]
+Run: .venv/bin/python -m bench.matching [--sizes 2000,10000] [--seed 7] [--fairness none|maximin]
 The first size runs all three (exact, pruned, greedy) and compares them; larger sizes run the pruned solver in a
 fresh process of its own, so its peak memory (ru_maxrss after minus before matching) is its own.
 """
@@ -14,6 +14,7 @@ import resource
 import time
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 
 from conversations.matching import Candidate, Matching, MatchingRules, greedy_match, match
 from conversations.matching.rules import hard_rule_broken, reporting_lines
@@ -179,10 +180,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000,10000", help="people per side; the first is also solved exactly")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--maximin", action="store_true", help="fairness mode: raise the worst pair first")
+    parser.add_argument("--fairness", choices=("none", "maximin"), default="none",
+                        help="fairness mode: maximin raises the worst pair first")
+    parser.add_argument("--maximin", action="store_true", help="the same as --fairness maximin")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    rules = MatchingRules(fairness="maximin" if args.maximin else "none", reference_date=date(2027, 1, 4))
+    fairness: Literal["none", "maximin"] = "maximin" if args.maximin or args.fairness == "maximin" else "none"
+    rules = MatchingRules(fairness=fairness, reference_date=date(2027, 1, 4))
     first = sizes[0]
     people = cohort(first, args.seed)
     previous = previous_pairs(people, args.seed)

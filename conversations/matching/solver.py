@@ -1,20 +1,30 @@
 """The pairing itself: as many people placed as possible, then (maximin) the worst pair raised, then the total.
 
 Up to `prune_above` people a side the whole allowed graph goes to an exact assignment solver. Above it, each
-person's best `candidates_per_person` allowed partners (both directions, united) are solved exactly with a
-sparse assignment; a maximum matching of the whole graph, and in maximin mode one at the best threshold, are
-added to that graph, so pruning can cost a little total score but never a placed person or the worst score.
+person's best candidates (both directions, united) are solved exactly with a sparse assignment; a maximum
+matching of the whole graph, and in maximin mode one at the best threshold, are added to that graph, so pruning
+can cost a little total score but never a placed person or the worst score. The whole graph is only asked when
+the score histograms cannot settle it, and then from the scan's one-byte score table into a compact sparse
+matrix (4-byte indices, 1-byte entries), never as a list of all its pairs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from conversations.matching.rules import BoolArray, IntArray, Problem, block_inputs, block_scores
+from conversations.matching.rules import (
+    BoolArray,
+    IntArray,
+    Problem,
+    block_inputs,
+    block_scores,
+    evaluate,
+    score_array,
+)
 
 _TIE_BITS = 20
 _TIE_MASK = (1 << _TIE_BITS) - 1
@@ -59,6 +69,7 @@ class Scan:
     edges: Edges
     mentor_hist: IntArray  # [mentor, bin]
     mentee_hist: IntArray  # [mentee, bin]
+    stored: npt.NDArray[np.int8] | None = None  # pruned scans: every pair's score (-1: not allowed), one byte each
 
 
 def tie_keys(mi: IntArray, ej: IntArray, n_m: int, n_e: int) -> IntArray:
@@ -171,7 +182,7 @@ def scan(p: Problem, *, best: int | None, threshold: int | None = None, histogra
         key = (hm[ties.mentor] ^ he[ties.mentee]) & _TIE_MASK
         group, need = (ties.mentor, row_need) if by_row else (ties.mentee, col_need)
         edges = edges.union(ties.where(_pick_ties(group, key, need)))
-    return Scan(edges, mentor_hist, mentee_hist)
+    return Scan(edges, mentor_hist, mentee_hist, stored)
 
 
 def _hist_of(stored: npt.NDArray[np.int8], axis: int) -> IntArray:
@@ -215,6 +226,84 @@ def max_cardinality(edges: Edges, capacity: IntArray, n_e: int) -> tuple[int, In
     matched = maximum_bipartite_matching(graph, perm_type="column")
     chosen = which[matched[edges.mentee[which]] == slot]  # (mentee, slot) is one edge
     return len(chosen), np.sort(chosen)
+
+
+def placeable_bound(scanned: Scan, capacity: IntArray) -> IntArray:
+    """For each score t (0..100): an upper bound on the people placed with pairs scoring at least t.
+
+    No more mentees than have such a pair, and no more than the mentors' slots that have one: from the score
+    histograms alone, so a threshold it rules out never needs the whole graph.
+    """
+    m_at_least = np.cumsum(scanned.mentor_hist[:, :0:-1], axis=1)[:, ::-1]  # [mentor, t]: partners scoring >= t
+    e_at_least = np.cumsum(scanned.mentee_hist[:, :0:-1], axis=1)[:, ::-1]
+    mentees = (e_at_least > 0).sum(axis=0)
+    slots = np.minimum(capacity[:, None], m_at_least).sum(axis=0)
+    bound: IntArray = np.minimum(mentees, slots).astype(np.int64)
+    return bound
+
+
+def matching_at(p: Problem, stored: npt.NDArray[np.int8] | None, threshold: int) -> tuple[int, Edges]:
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    """A maximum matching of every allowed pair scoring at least `threshold`: its size and its edges.
+
+    The graph is built block by block straight into a sparse matrix with 4-byte column indices and 1-byte
+    entries (from `stored` when the scan kept it, else by scoring again), never as a list of all its pairs.
+    """
+    n_m, n_e = p.n()
+    capacity = p.capacity
+    available = capacity > 0
+    f = block_inputs(p) if stored is None else None
+    index: type[np.signedinteger[Any]] = np.int32 if n_m * n_e < (1 << 31) else np.int64
+
+    def ok_block(start: int, stop: int) -> BoolArray:
+        if stored is not None:
+            ok = stored[start:stop] >= threshold
+        else:
+            assert f is not None
+            ok, block = block_scores(p, f, start, stop)
+            ok &= block >= threshold
+            del block
+        ok &= available[start:stop, None]
+        return ok
+
+    blocks = _blocks(p)
+    indptr = np.zeros(n_m + 1, dtype=index)
+    if stored is not None:  # count first, so the indices are written once into an array of the exact size
+        for start, stop in blocks:
+            indptr[start + 1:stop + 1] = ok_block(start, stop).sum(axis=1)
+        np.cumsum(indptr, out=indptr)
+        indices = np.empty(int(indptr[-1]), dtype=index)
+        for start, stop in blocks:
+            indices[indptr[start]:indptr[stop]] = np.nonzero(ok_block(start, stop))[1]
+    else:  # scoring twice would cost more than the copy
+        columns: list[npt.NDArray[np.signedinteger[Any]]] = []
+        for start, stop in blocks:
+            r, c = np.nonzero(ok_block(start, stop))
+            indptr[start + 1:stop + 1] = np.bincount(r, minlength=stop - start)
+            columns.append(c.astype(index))
+            del r, c
+        np.cumsum(indptr, out=indptr)
+        indices = np.concatenate(columns) if columns else np.zeros(0, dtype=index)
+        del columns
+    graph = csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n_m, n_e), copy=False)
+    del indices, indptr
+    owner = np.arange(n_m, dtype=np.int64)
+    if (capacity > 1).any():
+        owner = np.repeat(owner, capacity)  # one row per mentor slot
+        graph = graph[owner]
+    matched = maximum_bipartite_matching(graph, perm_type="column")
+    del graph
+    rows = np.nonzero(matched >= 0)[0]
+    mentor, mentee = owner[rows], matched[rows].astype(np.int64)
+    order = np.lexsort((mentee, mentor))
+    mentor, mentee = mentor[order], mentee[order]
+    if stored is not None:
+        score = stored[mentor, mentee].astype(np.int64)
+    else:
+        score = score_array(evaluate(p, mentor, mentee, outer=False)[1], p.rules.weights)
+    return len(mentor), Edges(mentor, mentee, score)
 
 
 def best_threshold(edges: Edges, capacity: IntArray, n_e: int, target: int) -> int:
@@ -284,30 +373,28 @@ def max_weight(edges: Edges, capacity: IntArray, n_e: int, n_m: int, *, dense: b
     return np.sort(which[slot_of[edges.mentee[which]] == slot])
 
 
-FullScan = Callable[[int | None], Edges]
-
-
-def solve(p: Problem, scanned: Scan, *, exact: bool, full: FullScan) -> Edges:
+def solve(p: Problem, scanned: Scan, *, exact: bool) -> Edges:
     """The chosen pairs, by the lexicographic objective: placed, then (maximin) worst, then total."""
     n_m, n_e = p.n()
     capacity = p.capacity
     edges = scanned.edges
     _, n_slots = _slots(capacity)
-    target, matching = max_cardinality(edges, capacity, n_e)
+    target, _ = max_cardinality(edges, capacity, n_e)
     if not exact and target < min(n_e, n_slots):
-        whole = full(None)  # pruning may have cut an augmenting path: ask the whole graph
-        target, matching = max_cardinality(whole, capacity, n_e)
-        edges = edges.union(whole.where(matching))
-        del whole
+        # pruning may have cut an augmenting path: ask the whole graph
+        target, whole = matching_at(p, scanned.stored, 0)
+        edges = edges.union(whole)
     if p.rules.fairness == "maximin" and target > 0:
+        feasible = np.nonzero(placeable_bound(scanned, capacity) >= target)[0]
+        upper = int(feasible.max()) if len(feasible) else 0  # no threshold above this can place `target`
         threshold = best_threshold(edges, capacity, n_e, target)
-        while not exact:
-            higher = full(threshold + 1)
-            size, matching = max_cardinality(higher, capacity, n_e)
+        while not exact and threshold < upper:
+            size, higher = matching_at(p, scanned.stored, threshold + 1)
             if size < target:
                 break
-            edges = edges.union(higher.where(matching))
+            edges = edges.union(higher)
             threshold = best_threshold(edges, capacity, n_e, target)
         edges = edges.where(edges.score >= threshold)
+    scanned.stored = None  # the last use of the one-byte score table: free it before the assignment
     chosen = max_weight(edges, capacity, n_e, n_m, dense=exact, saturated=target == min(n_e, n_slots))
     return edges.where(chosen)

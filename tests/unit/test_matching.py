@@ -23,8 +23,9 @@ from conversations.matching import (
     pair_score,
     why_not,
 )
-from conversations.matching.pairing import _problem
+from conversations.matching.pairing import _problem, candidates_per_person
 from conversations.matching.rules import block_inputs, block_scores, evaluate, reporting_lines, score_array
+from conversations.matching.solver import matching_at, max_cardinality, placeable_bound, scan
 
 WEEK = ("mon", "tue", "wed", "thu", "fri")
 RULES = MatchingRules()
@@ -417,3 +418,54 @@ def test_greedy_baseline_is_valid_and_never_beats_the_optimum() -> None:
     check_valid(greedy, people, RULES, previous, excluded)
     best = match(people, RULES, previous=previous, excluded=excluded)
     assert (len(greedy.pairs), greedy.total) <= (len(best.pairs), best.total)
+
+
+# --- the pruned path's building blocks ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("seed", "capacity"), [(0, 1), (0, 2), (7919, 1), (15838, 1), (71271, 2), (3, 2)])
+def test_maximin_pruned_finds_the_exact_worst_pair_on_medium_cohorts(seed: int, capacity: int) -> None:
+    """Seeds 7919 and 15838 raise the worst pair above the candidates' own best through the whole graph (once
+    found, once refused); 71271 needs the whole graph to place everyone, then climbs several thresholds."""
+    people, previous, excluded = cohort(seed, 120, 150)
+    rules = replace(RULES, fairness="maximin", mentor_capacity=capacity)
+    exact = match(people, rules, previous=previous, excluded=excluded)
+    pruned = match(people, replace(rules, prune_above=50, candidates_per_person=2), previous=previous,
+                   excluded=excluded)
+    check_valid(pruned, people, rules, previous, excluded)
+    assert len(pruned.pairs) == len(exact.pairs)
+    assert pruned.worst == exact.worst
+    assert pruned.total <= exact.total
+    assert pruned == match(people, replace(rules, prune_above=50, candidates_per_person=2), previous=previous,
+                           excluded=excluded)
+
+
+@settings(max_examples=15, derandomize=True, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), capacity=st.integers(1, 2))
+def test_the_whole_graph_matching_and_its_bound_agree_with_the_full_edge_list(seed: int, capacity: int) -> None:
+    people, previous, excluded = cohort(seed, 25, 30)
+    rules = replace(RULES, mentor_capacity=capacity)
+    p, _ = _problem(people, rules, previous, excluded, ())
+    n_m, n_e = p.n()
+    pruned = scan(p, best=3)
+    whole = scan(p, best=None)
+    assert pruned.stored is not None
+    assert (pruned.mentor_hist == whole.mentor_hist).all() and (pruned.mentee_hist == whole.mentee_hist).all()
+    bound = placeable_bound(whole, p.capacity)
+    for threshold in (0, 30, 50, 60, 70, 80):
+        size, _ = max_cardinality(whole.edges.where(whole.edges.score >= threshold), p.capacity, n_e)
+        for stored in (pruned.stored, None):
+            got, edges = matching_at(p, stored, threshold)
+            assert got == size == len(edges) <= bound[threshold]
+            assert (edges.score >= threshold).all()
+            assert len(set(edges.mentee.tolist())) == len(edges)
+            assert (np.bincount(edges.mentor, minlength=n_m) <= p.capacity).all()
+            reference = score_array(evaluate(p, edges.mentor, edges.mentee, outer=False)[1], rules.weights)
+            assert (edges.score == reference).all()
+
+
+def test_small_cohorts_keep_more_candidates_each_within_the_budget() -> None:
+    people, previous, excluded = cohort(1, 30, 40)
+    p, _ = _problem(people, replace(RULES, candidates_per_person=7), previous, excluded, ())
+    assert candidates_per_person(p) == 14  # small: twice the configured number
+    big = replace(p, rules=replace(p.rules, candidates_per_person=40000))
+    assert candidates_per_person(big) == 40000  # never fewer than configured
