@@ -69,3 +69,10 @@ async def open_loop(call: Callable[[int], Awaitable[bool]], *, rate: float, seco
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+# The profile the throughput benchmarks sign up, so `status` answers about a real person.
+BENCH_PROFILE: dict[str, str | tuple[str, ...]] = {
+    "name": "Bench Person", "role": "mentor", "level": "L2 Analyst", "department": "Engineering",
+    "time_zone": "Europe/Paris", "working_days": ("mon", "tue", "wed"), "working_hours": "09:00-17:00",
+    "topics_teach": ("GenAI",), "languages": ("English",)}

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from bench.load import Result, closed_loop, open_loop
+from bench.load import BENCH_PROFILE, Result, closed_loop, open_loop
 from tests.integration.slack_harness import SIGNING_SECRET, TEAM, payload, signature_headers
 
 COMMAND = "/mentor"
@@ -88,10 +88,7 @@ async def _project(conn: Connection, api_url: str, database_url: str) -> None:
     bot = await build_bot(config, {})
     slack = add_slack(bot, config)
     assert slack is not None
-    await bot.engine.dispatch(FormSubmitted(Actor("slack", TEAM, BENCH_USER), "signup", {
-        "name": "Bench Person", "role": "mentor", "level": "L2 Analyst", "department": "Engineering",
-        "time_zone": "Europe/Paris", "working_days": ("mon", "tue", "wed"), "working_hours": "09:00-17:00",
-        "topics_teach": ("GenAI",), "languages": ("English",)}))  # `status` of a real profile
+    await bot.engine.dispatch(FormSubmitted(Actor("slack", TEAM, BENCH_USER), "signup", BENCH_PROFILE))
     runner = await _serve_app(build_web_app(ping=bot.ping, routes=slack.routes()), conn)
     await _until_stopped(conn)
     await runner.cleanup()

@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from bench.load import Result, closed_loop
+from bench.load import BENCH_PROFILE, Result, closed_loop
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 BOT_ID = "28:0b3c9b8e-7a2f-4c1d-8e5a-3f6d2b1c9a07"
@@ -218,10 +218,7 @@ async def _mentorbot(conn: Connection, database_url: str) -> None:
     from conversations.events import Actor, FormSubmitted
 
     bot, side = await _teams_bot(database_url)
-    await bot.engine.dispatch(FormSubmitted(Actor("teams", TENANT, BENCH_USER), "signup", {
-        "name": "Bench Person", "role": "mentor", "level": "L2 Analyst", "department": "Engineering",
-        "time_zone": "Europe/Paris", "working_days": ("mon", "tue", "wed"), "working_hours": "09:00-17:00",
-        "topics_teach": ("GenAI",), "languages": ("English",)}))  # `status` of a real profile
+    await bot.engine.dispatch(FormSubmitted(Actor("teams", TENANT, BENCH_USER), "signup", BENCH_PROFILE))
     runner = await _serve(build_web_app(ping=bot.ping, routes=side.routes()), conn)
     await _until_stopped(conn)
     await runner.cleanup()

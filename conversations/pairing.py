@@ -30,7 +30,7 @@ from conversations.matching import (
     why_not,
 )
 from conversations.messages import Fact, Message, Reply, TextFile
-from conversations.model import Cohort, Pair, Person, Preview, Reason
+from conversations.model import Cohort, HrRecord, Pair, Person, Preview, Reason
 from conversations.ports import UnitOfWork
 
 PREVIEW_LINES = 25  # pairs listed in chat; the rest are counted
@@ -51,12 +51,22 @@ def rules_from(deps: Deps, on: date) -> MatchingRules:
         prune_above=m.exact_up_to, candidates_per_person=m.candidates_per_person, reference_date=on)
 
 
-async def candidate_of(uow: UnitOfWork, deps: Deps, person: Person, ids_by_email: Mapping[str, str]) -> Candidate:
+def _hr_keys(person: Person) -> list[str]:
+    return [k for k in (person.profile.email.lower(), person.actor.key) if k]
+
+
+async def candidates_of(uow: UnitOfWork, deps: Deps, people: Sequence[Person], ids_by_email: Mapping[str, str]
+                        ) -> list[Candidate]:
+    """People as the matcher sees them, with one read of HR's records for all of them."""
+    records = await uow.hr.find_many([k for p in people for k in _hr_keys(p)])
+    return [candidate_of(deps, p, ids_by_email, next((records[k] for k in _hr_keys(p) if k in records), None))
+            for p in people]
+
+
+def candidate_of(deps: Deps, person: Person, ids_by_email: Mapping[str, str], hr: HrRecord | None) -> Candidate:
     """A person as the matcher sees them; HR's values win over what the person typed."""
     p = person.profile
     avoid = frozenset(ids_by_email[e] for e in p.avoid if e in ids_by_email)
-    keys = [k for k in (p.email.lower(), person.actor.key) if k]
-    hr = await uow.hr.find(keys)
     level = (hr.level if hr and hr.level else p.level)
     ladder = [lv.lower() for lv in deps.settings.levels]
     level_index = ladder.index(level.lower()) if level.lower() in ladder else 0
@@ -87,7 +97,7 @@ async def _inputs(uow: UnitOfWork, deps: Deps, cohort: Cohort, *, late: bool
     previous = frozenset(await uow.pairs.ever(ids)) - frozenset(keep)
     excluded = frozenset(frozenset(x) for x in await uow.exclusions.among(ids))
     by_email = _ids_by_email(people)
-    candidates = [await candidate_of(uow, deps, p, by_email) for p in active]
+    candidates = await candidates_of(uow, deps, active, by_email)
     return candidates, active, previous, excluded, keep, away
 
 
@@ -258,7 +268,7 @@ async def pair_by_hand(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     previous = frozenset(await uow.pairs.ever(ids))
     excluded = frozenset(frozenset(x) for x in await uow.exclusions.among(ids))
     by_email = _ids_by_email([mentor, mentee])
-    mc, ec = await candidate_of(uow, deps, mentor, by_email), await candidate_of(uow, deps, mentee, by_email)
+    mc, ec = await candidates_of(uow, deps, [mentor, mentee], by_email)
     broken = hard_rule_broken(mc, ec, rules, previous=previous, excluded=excluded)
     taken = [p for p in await uow.pairs.active_of(mentee.id)]
     if taken:

@@ -182,6 +182,9 @@ class HrRepository(Protocol):
     async def replace_all(self, records: Sequence[HrRecord], at: datetime) -> None:
         """The import is the whole truth: rows not in it go."""
         ...
+    async def find_many(self, keys: Sequence[str]) -> dict[str, HrRecord]:
+        """The records there are for these keys, by key: one read for a whole cohort."""
+        ...
     async def find(self, keys: Sequence[str]) -> HrRecord | None:
         """The first record matching any of these keys (email, platform identity)."""
         ...

@@ -247,16 +247,17 @@ class SqlHrRepository:
                   "location": r.location, "imported_at": at} for r in latest.values()],
             )
 
+    async def find_many(self, keys: Sequence[str]) -> dict[str, HrRecord]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, HrRecord] = {}
+        for start in range(0, len(wanted), 500):  # SQLite caps the parameters of one statement
+            stmt = select(HrRecordRow).where(col(HrRecordRow.key).in_(wanted[start:start + 500]))
+            for row in (await self._session.scalars(stmt.execution_options(populate_existing=True))).all():
+                found[row.key] = HrRecord(key=row.key, level=row.level, department=row.department,
+                                          manager=row.manager, location=row.location)
+        return found
+
     async def find(self, keys: Sequence[str]) -> HrRecord | None:
         """The record of the first of these keys that has one."""
-        wanted = list(dict.fromkeys(keys))
-        if not wanted:
-            return None
-        stmt = select(HrRecordRow).where(col(HrRecordRow.key).in_(wanted)).execution_options(populate_existing=True)
-        found = {row.key: row for row in (await self._session.scalars(stmt)).all()}
-        for key in wanted:
-            row = found.get(key)
-            if row is not None:
-                return HrRecord(key=row.key, level=row.level, department=row.department, manager=row.manager,
-                                location=row.location)
-        return None
+        found = await self.find_many(keys)
+        return next((found[k] for k in keys if k in found), None)

@@ -25,8 +25,6 @@ from storage.models import (
     utc_now,
 )
 
-ACTIVE_STATES = ("signup", "running")
-
 
 def _to_person(row: Any, identity: Any) -> Person:
     """From ORM rows or Core rows alike: both read by attribute."""

@@ -116,7 +116,7 @@ def _pick_ties(group: IntArray, key: IntArray, need: IntArray) -> BoolArray:
     return chosen
 
 
-def scan(p: Problem, *, best: int | None, threshold: int | None = None, histograms: bool = True) -> Scan:
+def scan(p: Problem, *, best: int | None) -> Scan:
     """Walk all pairs block by block: every allowed edge (best=None) or each side's best `best` partners.
 
     For `best`, a first pass keeps scores as one byte a pair plus per-person score histograms; each person's
@@ -131,15 +131,13 @@ def scan(p: Problem, *, best: int | None, threshold: int | None = None, histogra
     parts: list[Edges] = []
     available = p.capacity > 0
 
-    def first(block: tuple[int, int]) -> tuple[Edges | None, IntArray | None, IntArray | None]:
+    def first(block: tuple[int, int]) -> tuple[Edges | None, IntArray, IntArray]:
         start, stop = block
         allowed, score_f = block_scores(p, f, start, stop)
         allowed &= available[start:stop, None]
         score = score_f.astype(np.int32)
         del score_f
-        hists = _histograms(allowed, score) if histograms else (None, None)
-        if threshold is not None:
-            allowed &= score >= threshold
+        hists = _histograms(allowed, score)
         if stored is not None:
             stored[start:stop] = np.where(allowed, score, -1)
             return None, *hists
@@ -147,48 +145,41 @@ def scan(p: Problem, *, best: int | None, threshold: int | None = None, histogra
         return Edges(r.astype(np.int64) + start, c.astype(np.int64), score[r, c].astype(np.int64)), *hists
 
     blocks = _blocks(p)
-    if True:  # measured: two threads were slower than one (numpy ops here are memory-bound, BLAS has its own)
-        for (start, stop), (edges, m_hist, e_hist) in zip(blocks, map(first, blocks), strict=True):
-            if edges is not None:
-                parts.append(edges)
-            if m_hist is not None and e_hist is not None:
-                mentor_hist[start:stop] = m_hist
-                mentee_hist += e_hist
-        if stored is None or best is None:
-            return Scan(_concat(parts), mentor_hist, mentee_hist)
-        row_cut, row_need = _cutoffs(mentor_hist if histograms else _hist_of(stored, 1), best)
-        col_cut, col_need = _cutoffs(mentee_hist if histograms else _hist_of(stored, 0), best)
-        hm, he = _mix(n_m, 1), _mix(n_e, 2)
+    # one thread: two were measured slower (numpy ops here are memory-bound, BLAS has its own threads)
+    for (start, stop), (edges, m_hist, e_hist) in zip(blocks, map(first, blocks), strict=True):
+        if edges is not None:
+            parts.append(edges)
+        mentor_hist[start:stop] = m_hist
+        mentee_hist += e_hist
+    if stored is None or best is None:
+        return Scan(_concat(parts), mentor_hist, mentee_hist)
+    row_cut, row_need = _cutoffs(mentor_hist, best)
+    col_cut, col_need = _cutoffs(mentee_hist, best)
+    hm, he = _mix(n_m, 1), _mix(n_e, 2)
 
-        def second(block: tuple[int, int]) -> tuple[Edges, Edges, Edges]:
-            start, stop = block
-            s = stored[start:stop]
-            rc, cc = row_cut[start:stop, None], col_cut[None, :]
-            r, c = np.nonzero((s > rc) | (s > cc))
-            sure = Edges(r.astype(np.int64) + start, c.astype(np.int64), s[r, c].astype(np.int64))
-            r, c = np.nonzero(s == rc)
-            row_ties = Edges(r.astype(np.int64) + start, c.astype(np.int64), s[r, c].astype(np.int64))
-            r, c = np.nonzero(s == cc)
-            col_ties = Edges(r.astype(np.int64) + start, c.astype(np.int64), s[r, c].astype(np.int64))
-            return sure, row_ties, col_ties
+    def second(block: tuple[int, int]) -> tuple[Edges, Edges, Edges]:
+        start, stop = block
+        s = stored[start:stop]
+        rc, cc = row_cut[start:stop, None], col_cut[None, :]
+        r, c = np.nonzero((s > rc) | (s > cc))
+        sure = Edges(r.astype(np.int64) + start, c.astype(np.int64), s[r, c].astype(np.int64))
+        r, c = np.nonzero(s == rc)
+        row_ties = Edges(r.astype(np.int64) + start, c.astype(np.int64), s[r, c].astype(np.int64))
+        r, c = np.nonzero(s == cc)
+        col_ties = Edges(r.astype(np.int64) + start, c.astype(np.int64), s[r, c].astype(np.int64))
+        return sure, row_ties, col_ties
 
-        sure_parts, row_parts, col_parts = [], [], []
-        for sure, row_ties, col_ties in map(second, blocks):
-            sure_parts.append(sure)
-            row_parts.append(row_ties)
-            col_parts.append(col_ties)
+    sure_parts, row_parts, col_parts = [], [], []
+    for sure, row_ties, col_ties in map(second, blocks):
+        sure_parts.append(sure)
+        row_parts.append(row_ties)
+        col_parts.append(col_ties)
     edges = _concat(sure_parts)
     for ties, by_row in ((_concat(row_parts), True), (_concat(col_parts), False)):
         key = (hm[ties.mentor] ^ he[ties.mentee]) & _TIE_MASK
         group, need = (ties.mentor, row_need) if by_row else (ties.mentee, col_need)
         edges = edges.union(ties.where(_pick_ties(group, key, need)))
     return Scan(edges, mentor_hist, mentee_hist, stored)
-
-
-def _hist_of(stored: npt.NDArray[np.int8], axis: int) -> IntArray:
-    allowed = stored >= 0
-    m, e = _histograms(allowed, stored.astype(np.int32))
-    return m if axis == 1 else e
 
 
 def _concat(parts: list[Edges]) -> Edges:

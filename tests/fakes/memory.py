@@ -591,6 +591,10 @@ class MemoryHrRepository(_Repo):
         """A repeated key keeps its last record, as in SQL."""
         (await self._s()).hr_records = {r.key: (r, at) for r in records}
 
+    async def find_many(self, keys: Sequence[str]) -> dict[str, HrRecord]:
+        s = await self._s()
+        return {k: s.hr_records[k][0] for k in keys if k in s.hr_records}
+
     async def find(self, keys: Sequence[str]) -> HrRecord | None:
         s = await self._s()
         return next((s.hr_records[k][0] for k in keys if k in s.hr_records), None)

@@ -314,3 +314,20 @@ async def test_hr_records_are_replaced_whole_and_found_by_the_first_key(uow_fact
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.hr.find(["alice@example.com"]) is None
+
+
+async def test_hr_records_for_a_whole_cohort_come_in_one_read(uow_factory: SqlUnitOfWorkFactory) -> None:
+    records = [HrRecord(key=f"p{i}@example.com", level="L2", department=f"D{i}") for i in range(1200)]
+    async with uow_factory() as uow:
+        await uow.hr.replace_all(records, NOW)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.hr.find_many([f"p{i}@example.com" for i in range(0, 1300, 2)] + ["nobody@example.com"])
+    assert len(found) == 600  # more keys than SQLite takes in one statement, and the missing ones left out
+    assert found["p1198@example.com"] == records[1198]
+    assert await _empty_find(uow_factory) == {}
+
+
+async def _empty_find(uow_factory: SqlUnitOfWorkFactory) -> dict[str, HrRecord]:
+    async with uow_factory() as uow:
+        return await uow.hr.find_many([])
