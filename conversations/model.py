@@ -170,6 +170,93 @@ class HrRecord:
     location: str = ""
 
 
+CheckInState = Literal["scheduled", "sent", "answered", "no_answer", "skipped"]
+CheckInAnswer = Literal["yes", "rescheduled", "not_yet", "help"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    """One person's check-in of one round of their pair: sent in their own working hours, answered once."""
+
+    id: str
+    pair_id: str
+    person_id: str
+    round: int  # 1-based
+    due_at: datetime  # when it is (or was) to be delivered, UTC
+    state: CheckInState = "scheduled"
+    sent_at: datetime | None = None
+    answer: CheckInAnswer | None = None
+    answered_at: datetime | None = None
+    note: str = ""  # private to the person who wrote it
+    progress: tuple[tuple[str, int], ...] = ()  # (objective id, 0-4) as answered in this check-in
+    reminded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Nudge:
+    """A psychological-safety or drift nudge to one person of a pair: once per trigger, once a day at most."""
+
+    id: int
+    pair_id: str
+    person_id: str
+    trigger: str  # a key of the nudge catalogue, e.g. "before_first_meeting"
+    due_at: datetime
+    sent_at: datetime | None = None
+    sent_day: str | None = None  # the person's local date it was sent on, YYYY-MM-DD
+
+
+HelpAuthor = Literal["person", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class HelpRequest:
+    """A confidential thread between one person and the program admins; their partner never sees it."""
+
+    id: str  # short, typed by admins: `admin reply H7K2Q text`
+    person_id: str
+    cohort_id: str | None
+    pair_id: str | None
+    opened_at: datetime
+    state: Literal["open", "closed"] = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class HelpMessage:
+    request_id: str
+    author: HelpAuthor
+    text: str
+    at: datetime
+
+
+RoundKind = Literal["mid", "end", "adhoc"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRound:
+    """One prompt wave of a cohort's anonymous feedback; its answers are published only after it closes."""
+
+    id: str
+    cohort_id: str
+    kind: RoundKind
+    opened_at: datetime
+    closes_at: datetime | None = None
+    closed_at: datetime | None = None
+    state: Literal["open", "closed"] = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackAnswer:
+    """One anonymous answer to one question: exactly these fields, nothing that leads back to a person."""
+
+    id: str  # random
+    cohort_id: str
+    round_id: str
+    role: Role
+    question: str  # safety_tough_topic | safety_mistakes | safety_valued | value | again | comment
+    value: int | None  # 1-5; "again" is 1 (yes) or 0 (no); None for the comment
+    text: str = ""  # the comment, as written
+
+
 @dataclass(slots=True)
 class Delivery:
     """What the platform said about a sent message."""

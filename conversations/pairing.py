@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import date
 
-from conversations import audit
+from conversations import audit, rhythm
 from conversations.csv_export import to_csv
 from conversations.deps import Deps
 from conversations.directory import resolve_user
@@ -207,6 +207,7 @@ async def confirm(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                     reasons=tuple(Reason(c.criterion, c.points, c.reason) for c in p.contributions), created_at=now)
         await uow.pairs.add(pair)
         await introduce(uow, deps, cohort, pair, mentor=by_id[p.mentor], mentee=by_id[p.mentee], at=now)
+        await rhythm.start_pair(uow, deps, cohort, pair)
     for u in unmatched:
         person = by_id.get(u.person)
         if person is not None:
@@ -284,6 +285,7 @@ async def pair_by_hand(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
                 forced=bool(broken))
     await uow.pairs.add(pair)
     await introduce(uow, deps, cohort, pair, mentor=mentor, mentee=mentee, at=now)
+    await rhythm.start_pair(uow, deps, cohort, pair)
     await audit.record(uow, deps.clock, cmd.actor, "admin.pair.forced" if broken else "admin.pair", "ok",
                        detail=f"rule overridden: {broken}" if broken else "")
     return Reply.say(f"Paired {mentor.profile.name} (mentor) with {mentee.profile.name}: {score}/100.",

@@ -9,7 +9,22 @@ from typing import Protocol
 
 from conversations.events import Actor, MessageRef
 from conversations.messages import Message
-from conversations.model import AuditEntry, Cohort, HrRecord, Job, Objective, OutboxItem, Pair, Person, Preview
+from conversations.model import (
+    AuditEntry,
+    CheckIn,
+    CheckInAnswer,
+    Cohort,
+    HelpMessage,
+    HelpRequest,
+    HrRecord,
+    Job,
+    Nudge,
+    Objective,
+    OutboxItem,
+    Pair,
+    Person,
+    Preview,
+)
 
 
 class DeliveryError(Exception):
@@ -190,6 +205,49 @@ class HrRepository(Protocol):
         ...
 
 
+class CheckInRepository(Protocol):
+    async def add(self, checkin: CheckIn) -> bool:
+        """False if this person already has a check-in for this round of this pair (nothing is written)."""
+        ...
+    async def get(self, checkin_id: str) -> CheckIn | None: ...
+    async def save(self, checkin: CheckIn) -> None:
+        """Write state, times, note, progress and reminded of an existing check-in."""
+        ...
+    async def answer(self, checkin_id: str, answer: CheckInAnswer, at: datetime) -> bool:
+        """Record the answer if there is none yet: True once, so two clicks in flight record one answer."""
+        ...
+    async def of_pair(self, pair_id: str) -> list[CheckIn]:
+        """Every check-in of the pair, by round, then person."""
+        ...
+    async def in_cohort(self, cohort_id: str) -> list[CheckIn]:
+        """Every check-in of every pair of the cohort (for reports)."""
+        ...
+
+
+class NudgeRepository(Protocol):
+    async def add(self, nudge: Nudge) -> int | None:
+        """The new nudge's id; None if this person of this pair had this trigger already (nothing is written)."""
+        ...
+    async def get(self, nudge_id: int) -> Nudge | None: ...
+    async def mark_sent(self, nudge_id: int, at: datetime, day: str) -> bool:
+        """Mark sent on the person's local `day`; False (nothing written) if they had a nudge that day."""
+        ...
+    async def reschedule(self, nudge_id: int, due_at: datetime) -> None: ...
+    async def of_pair(self, pair_id: str) -> list[Nudge]: ...
+    async def in_cohort(self, cohort_id: str) -> list[Nudge]:
+        """Every nudge of every pair of the cohort (for reports)."""
+        ...
+
+
+class HelpRepository(Protocol):
+    async def open(self, request: HelpRequest) -> None: ...
+    async def get(self, request_id: str) -> HelpRequest | None: ...
+    async def add_message(self, message: HelpMessage) -> None: ...
+    async def messages(self, request_id: str) -> list[HelpMessage]: ...
+    async def close(self, request_id: str) -> bool: ...
+    async def of_person(self, person_id: str) -> list[HelpRequest]: ...
+
+
 class InstallationStore(Protocol):
     """A platform's installations per workspace, as opaque data the adapter wrote (tokens included)."""
 
@@ -236,6 +294,9 @@ class UnitOfWork(Protocol):
     exclusions: ExclusionRepository
     objectives: ObjectiveRepository
     hr: HrRepository
+    checkins: CheckInRepository
+    nudges: NudgeRepository
+    help: HelpRepository
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

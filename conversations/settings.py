@@ -107,6 +107,20 @@ class IntroSettings(_Strict):
         "program, and shows it is safe for your mentor to be candid too.")
 
 
+class CheckinSettings(_Strict):
+    """When check-ins arrive and how long they wait for an answer: app.yaml's `program.checkins`."""
+
+    window: WorkingTime = WorkingTime(days=("tue", "wed", "thu"), start="10:00", end="16:00")
+    remind_after_working_days: int = Field(2, ge=1, le=10)
+    close_after_working_days: int = Field(5, ge=2, le=20)
+
+    @model_validator(mode="after")
+    def _remind_before_close(self) -> CheckinSettings:
+        if self.remind_after_working_days >= self.close_after_working_days:
+            raise ValueError("remind_after_working_days must be less than close_after_working_days")
+        return self
+
+
 class ProgramSettings(_Strict):
     """Everything about how the program runs: app.yaml's `program` section."""
 
@@ -121,6 +135,7 @@ class ProgramSettings(_Strict):
     admins: Admins = Admins()
     matching: MatchingSettings = MatchingSettings()
     intro: IntroSettings = IntroSettings()
+    checkins: CheckinSettings = CheckinSettings()
 
     @field_validator("levels", "topics", "languages")
     @classmethod

@@ -297,3 +297,63 @@ class HrRecordRow(SQLModel, table=True):
     manager: str = ""
     location: str = ""
     imported_at: datetime = Field(sa_type=UTCDateTime)
+
+
+SENT_NUDGE = "sent_day IS NOT NULL"
+
+
+class CheckInRow(SQLModel, table=True):
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("pair_id", "person_id", "round", name="uq_checkins_round"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    pair_id: str = Field(foreign_key="pairs.id", ondelete="CASCADE", index=True)
+    person_id: str = Field(foreign_key="people.id", ondelete="CASCADE", index=True)
+    round: int
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    state: str = "scheduled"
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answer: str | None = None
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str = Field(default="", sa_type=Text)
+    progress: list[list[Any]] = Field(default_factory=list, sa_type=JSON)  # [[objective id, 0-4], ...]
+    reminded: bool = False
+
+
+class NudgeRow(SQLModel, table=True):
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("pair_id", "person_id", "trigger", name="uq_nudges_trigger"),
+        # At most one nudge a day per person, across replicas: the database keeps the rule.
+        Index("uq_nudges_one_a_day", "person_id", "sent_day", unique=True,
+              sqlite_where=text(SENT_NUDGE), postgresql_where=text(SENT_NUDGE)),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: str = Field(foreign_key="pairs.id", ondelete="CASCADE", index=True)
+    person_id: str = Field(foreign_key="people.id", ondelete="CASCADE", index=True)
+    trigger: str
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_day: str | None = None
+
+
+class HelpRequestRow(SQLModel, table=True):
+    __tablename__ = "help_requests"
+
+    id: str = Field(primary_key=True)
+    person_id: str = Field(foreign_key="people.id", ondelete="CASCADE", index=True)
+    cohort_id: str | None = Field(default=None, foreign_key="cohorts.id", ondelete="CASCADE")
+    pair_id: str | None = Field(default=None, foreign_key="pairs.id", ondelete="SET NULL")
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    state: str = "open"
+
+
+class HelpMessageRow(SQLModel, table=True):
+    __tablename__ = "help_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="help_requests.id", ondelete="CASCADE", index=True)
+    author: str
+    text: str = Field(sa_type=Text)
+    at: datetime = Field(sa_type=UTCDateTime)

@@ -12,17 +12,21 @@ from storage.matching import (
 from storage.people import SqlCohortRepository, SqlPeopleRepository
 from storage.platform import SqlInstallationStore, SqlOAuthStates, SqlProcessedEvents
 from storage.records import SqlAddressBook, SqlAdminRepository, SqlAuditLog
+from storage.rhythm import SqlCheckInRepository, SqlHelpRepository, SqlNudgeRepository
 from storage.work import SqlJobRepository, SqlOutboxRepository
 
 __all__ = [
     "SqlAddressBook",
     "SqlAdminRepository",
     "SqlAuditLog",
+    "SqlCheckInRepository",
     "SqlCohortRepository",
     "SqlExclusionRepository",
+    "SqlHelpRepository",
     "SqlHrRepository",
     "SqlInstallationStore",
     "SqlJobRepository",
+    "SqlNudgeRepository",
     "SqlOAuthStates",
     "SqlObjectiveRepository",
     "SqlOutboxRepository",

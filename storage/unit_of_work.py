@@ -13,11 +13,14 @@ from conversations.ports import (
     AddressBook,
     AdminRepository,
     AuditLog,
+    CheckInRepository,
     CohortRepository,
     ExclusionRepository,
+    HelpRepository,
     HrRepository,
     InstallationStore,
     JobRepository,
+    NudgeRepository,
     OAuthStates,
     ObjectiveRepository,
     OutboxRepository,
@@ -32,11 +35,14 @@ from storage.repositories import (
     SqlAddressBook,
     SqlAdminRepository,
     SqlAuditLog,
+    SqlCheckInRepository,
     SqlCohortRepository,
     SqlExclusionRepository,
+    SqlHelpRepository,
     SqlHrRepository,
     SqlInstallationStore,
     SqlJobRepository,
+    SqlNudgeRepository,
     SqlOAuthStates,
     SqlObjectiveRepository,
     SqlOutboxRepository,
@@ -65,6 +71,9 @@ class SqlUnitOfWork:
     exclusions: ExclusionRepository
     objectives: ObjectiveRepository
     hr: HrRepository
+    checkins: CheckInRepository
+    nudges: NudgeRepository
+    help: HelpRepository
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -83,6 +92,9 @@ class SqlUnitOfWork:
         self.exclusions = SqlExclusionRepository(session)
         self.objectives = SqlObjectiveRepository(session)
         self.hr = SqlHrRepository(session)
+        self.checkins = SqlCheckInRepository(session)
+        self.nudges = SqlNudgeRepository(session)
+        self.help = SqlHelpRepository(session)
 
     async def commit(self) -> None:
         await self._session.commit()

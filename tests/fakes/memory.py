@@ -27,10 +27,15 @@ from conversations.jobs import run_due_jobs
 from conversations.messages import Message, Reply
 from conversations.model import (
     AuditEntry,
+    CheckIn,
+    CheckInAnswer,
     Cohort,
+    HelpMessage,
+    HelpRequest,
     HrRecord,
     Job,
     JobState,
+    Nudge,
     Objective,
     OutboxItem,
     OutboxState,
@@ -43,11 +48,14 @@ from conversations.ports import (
     AddressBook,
     AdminRepository,
     AuditLog,
+    CheckInRepository,
     CohortRepository,
     ExclusionRepository,
+    HelpRepository,
     HrRepository,
     InstallationStore,
     JobRepository,
+    NudgeRepository,
     OAuthStates,
     ObjectiveRepository,
     OutboxRepository,
@@ -131,6 +139,10 @@ class MemoryState:
     exclusions: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (a, b), a < b -> created_at
     objectives: dict[str, Objective] = field(default_factory=dict)  # in the order they were proposed
     hr_records: dict[str, tuple[HrRecord, datetime]] = field(default_factory=dict)  # key -> (record, imported_at)
+    checkins: dict[str, CheckIn] = field(default_factory=dict)
+    nudges: dict[int, Nudge] = field(default_factory=dict)
+    help_requests: dict[str, HelpRequest] = field(default_factory=dict)
+    help_messages: list[HelpMessage] = field(default_factory=list)
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -197,6 +209,12 @@ class MemoryPeopleRepository(_Repo):
             del s.pairs[pair_id]
         for key in [k for k in s.exclusions if person_id in k]:
             del s.exclusions[key]
+        s.checkins = {k: c for k, c in s.checkins.items() if c.person_id != person_id and c.pair_id not in gone}
+        s.nudges = {k: n for k, n in s.nudges.items() if n.person_id != person_id and n.pair_id not in gone}
+        mine = {r.id for r in s.help_requests.values() if r.person_id == person_id}
+        s.help_requests = {k: (replace(r, pair_id=None) if r.pair_id in gone else r)
+                           for k, r in s.help_requests.items() if k not in mine}
+        s.help_messages = [m for m in s.help_messages if m.request_id not in mine]
         s.people.pop(person_id, None)
 
 
@@ -600,6 +618,103 @@ class MemoryHrRepository(_Repo):
         return next((s.hr_records[k][0] for k in keys if k in s.hr_records), None)
 
 
+class MemoryCheckInRepository(_Repo):
+    async def add(self, checkin: CheckIn) -> bool:
+        s = await self._s()
+        if any((c.pair_id, c.person_id, c.round) == (checkin.pair_id, checkin.person_id, checkin.round)
+               for c in s.checkins.values()):
+            return False
+        s.checkins[checkin.id] = checkin
+        return True
+
+    async def get(self, checkin_id: str) -> CheckIn | None:
+        return (await self._s()).checkins.get(checkin_id)
+
+    async def save(self, checkin: CheckIn) -> None:
+        s = await self._s()
+        if checkin.id in s.checkins:
+            s.checkins[checkin.id] = checkin
+
+    async def answer(self, checkin_id: str, answer: CheckInAnswer, at: datetime) -> bool:
+        s = await self._s()
+        c = s.checkins.get(checkin_id)
+        if c is None or c.answer is not None or c.state != "sent":
+            return False
+        s.checkins[checkin_id] = replace(c, answer=answer, answered_at=at, state="answered")
+        return True
+
+    async def of_pair(self, pair_id: str) -> list[CheckIn]:
+        return sorted((c for c in (await self._s()).checkins.values() if c.pair_id == pair_id),
+                      key=lambda c: (c.round, c.person_id))
+
+    async def in_cohort(self, cohort_id: str) -> list[CheckIn]:
+        s = await self._s()
+        return sorted((c for c in s.checkins.values() if c.pair_id in s.pairs
+                       and s.pairs[c.pair_id].cohort_id == cohort_id), key=lambda c: (c.pair_id, c.round, c.person_id))
+
+
+class MemoryNudgeRepository(_Repo):
+    async def add(self, nudge: Nudge) -> int | None:
+        s = await self._s()
+        if any((n.pair_id, n.person_id, n.trigger) == (nudge.pair_id, nudge.person_id, nudge.trigger)
+               for n in s.nudges.values()):
+            return None
+        new_id = s.next_id()
+        s.nudges[new_id] = replace(nudge, id=new_id)
+        return new_id
+
+    async def get(self, nudge_id: int) -> Nudge | None:
+        return (await self._s()).nudges.get(nudge_id)
+
+    async def mark_sent(self, nudge_id: int, at: datetime, day: str) -> bool:
+        s = await self._s()
+        n = s.nudges.get(nudge_id)
+        if n is None or any(o.person_id == n.person_id and o.sent_day == day for o in s.nudges.values()):
+            return False
+        s.nudges[nudge_id] = replace(n, sent_at=at, sent_day=day)
+        return True
+
+    async def reschedule(self, nudge_id: int, due_at: datetime) -> None:
+        s = await self._s()
+        if nudge_id in s.nudges:
+            s.nudges[nudge_id] = replace(s.nudges[nudge_id], due_at=due_at)
+
+    async def of_pair(self, pair_id: str) -> list[Nudge]:
+        return [n for n in (await self._s()).nudges.values() if n.pair_id == pair_id]
+
+    async def in_cohort(self, cohort_id: str) -> list[Nudge]:
+        s = await self._s()
+        return [n for n in s.nudges.values() if n.pair_id in s.pairs and s.pairs[n.pair_id].cohort_id == cohort_id]
+
+
+class MemoryHelpRepository(_Repo):
+    async def open(self, request: HelpRequest) -> None:
+        s = await self._s()
+        if request.id in s.help_requests:
+            raise ConstraintViolation(f"help request {request.id} exists already")
+        s.help_requests[request.id] = request
+
+    async def get(self, request_id: str) -> HelpRequest | None:
+        return (await self._s()).help_requests.get(request_id)
+
+    async def add_message(self, message: HelpMessage) -> None:
+        (await self._s()).help_messages.append(message)
+
+    async def messages(self, request_id: str) -> list[HelpMessage]:
+        return [m for m in (await self._s()).help_messages if m.request_id == request_id]
+
+    async def close(self, request_id: str) -> bool:
+        s = await self._s()
+        r = s.help_requests.get(request_id)
+        if r is None or r.state == "closed":
+            return False
+        s.help_requests[request_id] = replace(r, state="closed")
+        return True
+
+    async def of_person(self, person_id: str) -> list[HelpRequest]:
+        return [r for r in (await self._s()).help_requests.values() if r.person_id == person_id]
+
+
 class MemoryUnitOfWork:
     def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -619,6 +734,9 @@ class MemoryUnitOfWork:
         self.exclusions: ExclusionRepository = MemoryExclusionRepository(self)
         self.objectives: ObjectiveRepository = MemoryObjectiveRepository(self)
         self.hr: HrRepository = MemoryHrRepository(self)
+        self.checkins: CheckInRepository = MemoryCheckInRepository(self)
+        self.nudges: NudgeRepository = MemoryNudgeRepository(self)
+        self.help: HelpRepository = MemoryHelpRepository(self)
 
     async def begin(self) -> MemoryState:
         """The transaction's working copy, starting the transaction on first use."""

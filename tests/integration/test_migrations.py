@@ -14,7 +14,8 @@ from storage.migrate import downgrade, schema_state, upgrade
 TABLES_0001 = {"people", "identities", "admins", "pseudonyms", "cohorts", "memberships", "jobs", "outbox",
                "addresses", "audit"}
 TABLES_0002 = TABLES_0001 | {"installations", "oauth_states", "processed_events"}
-TABLES = TABLES_0002 | {"pairs", "previews", "exclusions", "objectives", "hr_records"}
+TABLES_0005 = TABLES_0002 | {"pairs", "previews", "exclusions", "objectives", "hr_records"}
+TABLES = TABLES_0005 | {"checkins", "nudges", "help_requests", "help_messages"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -30,7 +31,7 @@ async def _tables(url: str) -> set[str]:
 async def test_an_empty_database_reports_no_revision(database_url: str) -> None:
     current, head = await schema_state(database_url)
     assert current is None
-    assert head == "0005"
+    assert head == "0006"
 
 
 async def test_upgrade_downgrade_and_upgrade_again_round_trips_the_schema(database_url: str) -> None:
@@ -116,7 +117,7 @@ async def test_0002_adds_platform_state_and_keeps_the_outbox_rows_both_ways(data
     assert await _tables(database_url) == set()
     await upgrade(database_url)
     assert await _tables(database_url) == TABLES
-    assert (await schema_state(database_url))[0] == "0005"
+    assert (await schema_state(database_url))[0] == "0006"
 
 
 async def _indexes(url: str, table: str) -> set[str]:
@@ -148,7 +149,7 @@ async def test_0003_adds_the_matching_tables_and_a_pair_survives_up_and_down(dat
                    "'2026-05-04 09:30:00', 0)")
 
     await upgrade(database_url, "0003")
-    assert await _tables(database_url) == TABLES
+    assert await _tables(database_url) == TABLES_0005
     assert {"ix_pairs_cohort_id_state", "ix_pairs_mentor_id", "ix_pairs_mentee_id", "uq_pairs_active"} <= \
         await _indexes(database_url, "pairs")
     await _execute(database_url,
@@ -174,7 +175,7 @@ async def test_0003_adds_the_matching_tables_and_a_pair_survives_up_and_down(dat
     assert await _tables(database_url) == set()
     await upgrade(database_url)
     assert await _tables(database_url) == TABLES
-    assert (await schema_state(database_url))[0] == "0005"
+    assert (await schema_state(database_url))[0] == "0006"
 
 
 async def test_group_messages_add_a_column_that_old_rows_get_empty(database_url: str) -> None:
@@ -187,3 +188,28 @@ async def test_group_messages_add_a_column_that_old_rows_get_empty(database_url:
     assert await _execute(database_url, "SELECT also FROM outbox") == [("[]",)]
     await downgrade(database_url, "0003")
     assert await _execute(database_url, "SELECT user_id FROM outbox") == [("U1",)]
+
+
+async def test_0006_adds_the_rhythm_tables_and_a_checkin_survives_up_and_down(database_url: str) -> None:
+    await upgrade(database_url, "0005")
+    await _execute(database_url,
+                   _person_insert("p1"), _person_insert("p2"),
+                   "INSERT INTO cohorts (id, platform, workspace, name, state, weeks, cadence, created_at, "
+                   "members_left) VALUES ('c1', 'slack', 'T1', 'Spring', 'running', 12, 'biweekly', "
+                   "'2026-05-04 09:30:00', 0)",
+                   "INSERT INTO pairs (id, cohort_id, mentor_id, mentee_id, score, reasons, state, forced, "
+                   "created_at) VALUES ('x1', 'c1', 'p1', 'p2', 7, '[]', 'active', false, '2026-05-04 09:30:00')")
+    await upgrade(database_url, "0006")
+    assert await _tables(database_url) == TABLES
+    assert {"uq_nudges_one_a_day", "ix_nudges_person_id"} <= await _indexes(database_url, "nudges")
+    await _execute(database_url,
+                   "INSERT INTO checkins (id, pair_id, person_id, round, due_at, state, note, progress, reminded) "
+                   "VALUES ('k1', 'x1', 'p1', 1, '2026-05-18 09:30:00', 'scheduled', '', '[]', false)")
+    assert await _execute(database_url, "SELECT id, round FROM checkins") == [("k1", 1)]
+
+    await downgrade(database_url, "0005")
+    assert await _tables(database_url) == TABLES_0005
+    assert await _execute(database_url, "SELECT id FROM pairs") == [("x1",)]
+    await upgrade(database_url)
+    assert await _execute(database_url, "SELECT count(*) FROM checkins") == [(0,)]
+    assert (await schema_state(database_url))[0] == "0006"
