@@ -14,6 +14,7 @@ import yaml
 
 from adapters.console import ConsoleMessenger, ConsoleSession
 from bot.config import AppConfig, ConfigError, config_path, load_config
+from bot.logging_setup import configure_logging, secret_values
 from bot.server import build_web_app, serve
 from bot.wiring import StartupError, add_slack, add_teams, build_bot, check_database, start_scheduler
 from storage.db import redact
@@ -58,9 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _print_manifest(config, args.url, socket_mode=args.socket_mode, oauth=args.oauth)
     if verb == "teams-package":
         return _teams_package(args.app_id or config.secrets.teams_app_id, Path(args.out), args.domain)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO" if verb == "serve" else "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = os.environ.get("LOG_LEVEL", "INFO" if verb == "serve" else "WARNING").upper()
+    if level not in logging.getLevelNamesMapping():
+        print(f"mentorbot: LOG_LEVEL = {level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL", file=sys.stderr)
+        return 2
+    configure_logging(level=level, log_format=config.log_format, secrets=secret_values(config))
     try:
         if verb == "migrate":
             asyncio.run(_migrate(config))
@@ -175,7 +178,8 @@ async def _serve(config: AppConfig) -> None:
             await teams.stop()
         await bot.close()
 
-    await serve(build_web_app(ping=bot.ping, routes=routes), port=config.server.port, on_stop=on_stop)
+    await serve(build_web_app(ping=bot.ping, routes=routes, metrics=bot.metrics), port=config.server.port,
+                on_stop=on_stop)
 
 
 async def _shell(config: AppConfig, user: str | None) -> None:

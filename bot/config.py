@@ -129,6 +129,8 @@ class AppConfig(BaseModel):
     # Where Slack's Web API lives: tests and enterprise proxies point it elsewhere.
     slack_api_url: str = "https://slack.com/api/"
     teams: TeamsEnvironment = Field(default_factory=lambda: TeamsEnvironment())
+    # LOG_FORMAT: "text" (default) or "json", one object a line for a log collector.
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def database_url_redacted(self) -> str:
@@ -191,7 +193,18 @@ def load_config(path: Path, environ: Mapping[str, str]) -> AppConfig:
         secrets=Secrets.from_environ(environ),
         slack_api_url=_api_url(environ.get("SLACK_API_URL") or "https://slack.com/api/"),
         teams=TeamsEnvironment.from_environ(environ),
+        log_format=_log_format(environ.get("LOG_FORMAT") or "text"),
     )
+
+
+def _log_format(value: str) -> Literal["text", "json"]:
+    """LOG_FORMAT, case-insensitive; anything else stops the bot rather than logging in a surprise shape."""
+    wanted = value.strip().lower()
+    if wanted == "json":
+        return "json"
+    if wanted == "text":
+        return "text"
+    raise ConfigError(f"LOG_FORMAT = {value!r}: expected 'text' or 'json'")
 
 
 def _api_url(url: str) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+from bot.metrics import Metrics
+
 log = logging.getLogger("mentorbot.server")
 
 Ping = Callable[[], Awaitable[None]]
@@ -22,10 +24,14 @@ def build_web_app(
     ping: Ping,
     routes: Iterable[web.AbstractRouteDef] = (),
     ping_timeout: float = PING_TIMEOUT_SECONDS,
+    metrics: Metrics | None = None,
 ) -> web.Application:
-    """The aiohttp app with /healthz; platform endpoints come in through `routes` or `mount`."""
-    app = web.Application()
+    """The aiohttp app with /healthz (and /metrics when given `metrics`); platform endpoints come in through
+    `routes` or `mount`."""
+    app = web.Application(middlewares=[metrics.middleware()] if metrics is not None else [])
     app.router.add_get("/healthz", _healthz(ping, ping_timeout))
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics.handle)
     mount(app, routes)
     return app
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the platform SDKs load only when their platform is configur
     from adapters.teams.app import TeamsSide
 
 from bot.config import AppConfig
+from bot.metrics import Metrics, sql_outbox_reader
 from conversations.clock import SystemClock
 from conversations.deps import Deps
 from conversations.engine import Engine
@@ -42,11 +43,12 @@ class Bot:
     engine: Engine
     sender: OutboxSender
     messengers: dict[str, Messenger]
+    metrics: Metrics
 
     async def tick(self) -> None:
         """Run due jobs, then deliver what is due in the outbox."""
         try:
-            await run_due_jobs(self.deps)
+            await run_due_jobs(self.deps, observe=self.metrics.job_ran)
             await self.sender.drain_once()
         except Exception:  # a tick must never kill the scheduler; the next one retries
             log.exception("scheduler tick failed")
@@ -86,7 +88,9 @@ async def build_bot(config: AppConfig, messengers: Mapping[str, Messenger], *, c
     server = config.server
     policy = OutboxPolicy(batch=server.outbox_batch, lease_seconds=server.outbox_lease_seconds,
                           max_attempts=server.outbox_max_attempts)
-    return Bot(db=db, deps=deps, engine=Engine(deps), sender=OutboxSender(deps, policy), messengers=messengers)
+    metrics = Metrics(outbox=sql_outbox_reader(db, deps.clock))
+    return Bot(db=db, deps=deps, engine=Engine(deps), sender=OutboxSender(deps, policy, observe=metrics.delivered),
+               messengers=messengers, metrics=metrics)
 
 
 def add_teams(bot: Bot, config: AppConfig) -> TeamsSide | None:

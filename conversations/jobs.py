@@ -6,30 +6,37 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
-from conversations import admin, membership
+from conversations import admin, membership, nudges
 from conversations.deps import Deps
 from conversations.ports import UnitOfWork
 
 log = logging.getLogger("mentorbot.jobs")
 
 JobHandler = Callable[[str, UnitOfWork, Deps], Awaitable[None]]
+# (kind, outcome "done" | "retry" | "failed", seconds from due_at to the claim): a metrics hook, no more
+JobObserver = Callable[[str, str, float], None]
 
 HANDLERS: Mapping[str, JobHandler] = {
     membership.PAUSE_END: membership.end_pause,
     admin.SIGNUP_CLOSES: admin.signup_deadline,
+    nudges.NUDGE_DUE: nudges.on_due,
+    nudges.NUDGE_SEND: nudges.on_send,
 }
 MAX_ATTEMPTS = 5
 
 
-async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDLERS, limit: int = 100) -> int:
+async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDLERS, limit: int = 100,
+                       observe: JobObserver | None = None) -> int:
     """Run every job that is due, one transaction each; returns how many ran."""
     ran = 0
     for _ in range(limit):
         async with deps.uow() as uow:
-            jobs = await uow.jobs.claim_due(deps.clock.now(), 1)
+            claimed_at = deps.clock.now()
+            jobs = await uow.jobs.claim_due(claimed_at, 1)
             if not jobs:
                 return ran
             job = jobs[0]
+            lag = (claimed_at - job.due_at).total_seconds()
             handler = handlers.get(job.kind)
             try:
                 if handler is None:
@@ -38,6 +45,8 @@ async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDL
                 await uow.jobs.finish(job.id)
                 await uow.commit()
                 ran += 1
+                if observe is not None:
+                    observe(job.kind, "done", lag)
                 continue
             except Exception as failure:
                 log.exception("job %s (%s) failed", job.id, job.kind)
@@ -48,4 +57,6 @@ async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDL
             retry_at = deps.clock.now() + timedelta(minutes=2 ** attempts) if attempts < MAX_ATTEMPTS else None
             await uow.jobs.fail(job.id, error, retry_at)
             await uow.commit()
+        if observe is not None:
+            observe(job.kind, "retry" if retry_at is not None else "failed", lag)
     return ran

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,6 +17,9 @@ from conversations.partners import release_partners
 from conversations.ports import DeliveryError, Messenger, UnitOfWork
 
 log = logging.getLogger("mentorbot.outbox")
+
+# (platform, outcome "sent" | "retried" | "dead") after each delivery attempt is recorded: a metrics hook
+DeliveryObserver = Callable[[str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +35,11 @@ class OutboxPolicy:
 class OutboxSender:
     """Claims due messages, delivers them through each person's platform, records the outcome."""
 
-    def __init__(self, deps: Deps, policy: OutboxPolicy | None = None) -> None:
+    def __init__(self, deps: Deps, policy: OutboxPolicy | None = None, *,
+                 observe: DeliveryObserver | None = None) -> None:
         self._deps = deps
         self._policy = policy or OutboxPolicy()
+        self._observe = observe
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -98,6 +103,7 @@ class OutboxSender:
         async with deps.uow() as uow:
             await uow.outbox.mark_sent(item.id, str(ref), now)
             await uow.commit()
+        self._observed(item, "sent")
 
     async def _failed(self, item: OutboxItem, failure: DeliveryError) -> None:
         deps, policy = self._deps, self._policy
@@ -115,6 +121,11 @@ class OutboxSender:
                          item.id, item.attempts, failure.reason, wait)
                 await uow.outbox.retry_later(item.id, failure.reason[:200], now + timedelta(seconds=wait))
             await uow.commit()
+        self._observed(item, "dead" if failure.permanent or item.attempts >= policy.max_attempts else "retried")
+
+    def _observed(self, item: OutboxItem, outcome: str) -> None:
+        if self._observe is not None:
+            self._observe(item.to.platform, outcome)
 
 
 async def mark_unreachable(uow: UnitOfWork, deps: Deps, actor: Actor, reason: str) -> None:
