@@ -7,12 +7,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from conversations import admin, home, membership, objectives, signup
+from conversations import admin, home, hr_import, membership, nudges, objectives, signup
 from conversations.deps import Deps
 from conversations.events import (
     ActionTaken,
     Command,
     Event,
+    FileShared,
     FormSubmitted,
     HomeOpened,
     Installed,
@@ -68,6 +69,8 @@ class Engine:
             "admin.run": admin.on_admin_button,
             "objectives.propose": objectives.on_propose,
             "objectives.agree": objectives.on_agree,
+            nudges.FIT_GOOD: nudges.on_going_well,
+            nudges.FIT_REPAIR: nudges.on_not_a_fit,
         }
         self._forms: Mapping[str, Callable[..., Awaitable[Reply]]] = {
             SIGNUP_FORM: signup.on_signup_submitted,
@@ -107,6 +110,8 @@ class Engine:
             return await flow(event, deps=deps)
         if isinstance(event, HomeOpened):
             return await home.on_home_opened(event, deps=deps)
+        if isinstance(event, FileShared):
+            return await hr_import.on_file_shared(event, deps=deps)
         if isinstance(event, Installed):
             return NOTHING
         if isinstance(event, WorkspaceRemoved):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NewType
 
@@ -99,4 +99,29 @@ class WorkspaceRemoved:
     reason: str
 
 
-Event = Command | ActionTaken | FormSubmitted | Installed | Unreachable | HomeOpened | WorkspaceRemoved
+class FileUnavailable(Exception):
+    """The platform would not hand over a shared file (an outage, an expired link, a missing scope)."""
+
+
+FileReader = Callable[[int], Awaitable[bytes | None]]  # the bytes, at most `limit` of them; None when larger
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFile:
+    """A file as the platform announced it; the adapter fetches its bytes only when the engine reads it."""
+
+    name: str
+    read: FileReader = field(repr=False, compare=False)  # raises FileUnavailable when the platform fails
+    size: int | None = None  # bytes, when the platform says so before the download
+
+
+@dataclass(frozen=True, slots=True)
+class FileShared:
+    """A person sent the bot files in their direct chat with it (Slack DM, Teams 1:1, the console)."""
+
+    actor: Actor
+    files: tuple[SharedFile, ...]
+
+
+Event = (Command | ActionTaken | FormSubmitted | Installed | Unreachable | HomeOpened | WorkspaceRemoved
+         | FileShared)

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Sequence
 
 from conversations import audit
 from conversations.deps import Deps
-from conversations.events import Actor
+from conversations.events import Actor, FileShared, FileUnavailable, SharedFile
+from conversations.messages import Reply
 from conversations.model import HrRecord
 from conversations.profiles import is_email
+
+log = logging.getLogger("mentorbot.hr_import")
 
 COLUMNS = ("email", "identity", "level", "department", "manager", "location")
 PLATFORMS = ("slack", "teams", "console")
 MAX_ERRORS = 50
 TEXT_LIMITS = {"department": 80, "location": 80, "manager": 254, "email": 254, "identity": 254}
 OPERATOR = Actor("cli", "local", "operator")  # the person at the terminal: the audit log names them too
+ACTION = "admin.import_people"
+MAX_FILE_BYTES = 5 * 1024 * 1024  # an export of 50,000 people is about 4 MB
+PLATFORM_NAMES = {"slack": "Slack", "teams": "Teams", "console": "the console"}
 
 
 def parse_people_csv(text: str, levels: Sequence[str]) -> list[HrRecord] | list[str]:
@@ -27,7 +34,7 @@ def parse_people_csv(text: str, levels: Sequence[str]) -> list[HrRecord] | list[
     return [record for row in people for record in row]
 
 
-async def import_people(text: str, *, deps: Deps) -> tuple[int, list[str]]:
+async def import_people(text: str, *, deps: Deps, actor: Actor = OPERATOR) -> tuple[int, list[str]]:
     """Replace all HR records with the file's, in one transaction; on any problem write nothing."""
     people, errors = _read(text, deps.settings.levels)
     if errors:
@@ -35,9 +42,80 @@ async def import_people(text: str, *, deps: Deps) -> tuple[int, list[str]]:
     records = [record for row in people for record in row]
     async with deps.uow() as uow:
         await uow.hr.replace_all(records, deps.clock.now())
-        await audit.record(uow, deps.clock, OPERATOR, "admin.import_people", "ok", detail=f"{len(people)} people")
+        await audit.record(uow, deps.clock, actor, ACTION, "ok", detail=f"{len(people)} people")
         await uow.commit()
     return len(people), []
+
+
+async def on_file_shared(event: FileShared, *, deps: Deps) -> Reply:
+    """An admin sent the bot an HR export: import it as `mentorbot import-people` does and say how it went."""
+    async with deps.uow() as uow:
+        if not await deps.is_admin(uow, event.actor):
+            await audit.record(uow, deps.clock, event.actor, ACTION, "denied", detail=_names(event))
+            await uow.commit()
+            return Reply.say("Only program admins can send me files: I use them to import HR data.",
+                             "If you meant to share it with your mentoring partner, send it to them directly.")
+    if len(event.files) != 1:
+        return await _refuse(event, "several files", Reply.say(
+            f"You sent {len(event.files)} files; please send one HR CSV at a time.",
+            "Each import replaces all the HR data, so I take exactly one file per message."), deps=deps)
+    file = event.files[0]
+    if not file.name.lower().endswith(".csv"):
+        return await _refuse(event, "not a CSV", Reply.say(
+            f"{_shown(file.name)} is not a CSV file, so nothing was imported.",
+            f"Export the HR data as CSV UTF-8 with the columns {', '.join(COLUMNS)} (email or identity, "
+            "and any of the others), then send me that file."), deps=deps)
+    if file.size is not None and file.size > MAX_FILE_BYTES:
+        return await _refuse(event, "too large", _too_large(file), deps=deps)
+    try:
+        data = await file.read(MAX_FILE_BYTES)
+    except FileUnavailable as problem:
+        log.warning("could not fetch a shared HR file from %s: %s", event.actor.platform, problem)
+        return await _refuse(event, "download failed", Reply.say(
+            f"I couldn't fetch {_shown(file.name)} from {PLATFORM_NAMES.get(event.actor.platform, 'the platform')}"
+            f" ({problem}), so nothing was imported.", "Please send it again in a minute."), deps=deps)
+    if data is None:
+        return await _refuse(event, "too large", _too_large(file), deps=deps)
+    try:
+        text = data.decode("utf-8-sig")  # Excel writes a byte-order mark
+    except UnicodeDecodeError:
+        return await _refuse(event, "not UTF-8", Reply.say(
+            f"{_shown(file.name)} is not UTF-8 text, so nothing was imported.",
+            "In Excel, save it as \"CSV UTF-8 (Comma delimited)\" and send it again."), deps=deps)
+    count, errors = await import_people(text, deps=deps, actor=event.actor)
+    if errors:
+        return await _refuse(event, f"{len(errors)} problems", Reply.say(
+            f"Nothing imported from {_shown(file.name)}: fix these and send it again.", "\n".join(errors)),
+            deps=deps)
+    return Reply.say(f"Imported {count} {'person' if count == 1 else 'people'} from {_shown(file.name)}.",
+                     "Their level, department, manager and location now come from HR: they win over what people "
+                     "typed and cannot be edited away. The previous HR data is replaced.")
+
+
+async def _refuse(event: FileShared, why: str, reply: Reply, *, deps: Deps) -> Reply:
+    """Audit an import that wrote nothing, and give the reply that says why."""
+    async with deps.uow() as uow:
+        await audit.record(uow, deps.clock, event.actor, ACTION, "invalid", detail=f"{_names(event)}: {why}")
+        await uow.commit()
+    return reply
+
+
+def _too_large(file: SharedFile) -> Reply:
+    size = f"{file.size / 1_048_576:.1f} MB" if file.size is not None else "over 5 MB"
+    return Reply.say(f"{_shown(file.name)} is {size}; I take HR files of up to {MAX_FILE_BYTES // 1_048_576} MB, "
+                     "so nothing was imported.",
+                     "Leave out the columns the import does not use, or run `mentorbot import-people FILE.csv` "
+                     "where the bot runs.")
+
+
+def _names(event: FileShared) -> str:
+    return ", ".join(_shown(f.name) for f in event.files)[:200]
+
+
+def _shown(name: str) -> str:
+    """A file name fit to quote back: one line, not too long."""
+    one_line = " ".join(name.split()) or "the file"
+    return one_line if len(one_line) <= 80 else one_line[:79] + "…"
 
 
 def _read(text: str, levels: Sequence[str]) -> tuple[list[list[HrRecord]], list[str]]:

@@ -23,7 +23,7 @@ log = logging.getLogger("mentorbot.slack")
 
 DEFAULT_API_URL = "https://slack.com/api/"
 BOT_SCOPES = ("commands", "chat:write", "im:write", "mpim:write", "im:history", "users:read",
-              "users:read.email", "files:write")
+              "users:read.email", "files:write", "files:read")  # files:read: admins DM the HR CSV
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"

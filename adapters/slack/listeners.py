@@ -8,14 +8,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.downloads import fetch_capped, host_allowed
+from adapters.payloads import text_or_none
 from adapters.slack import translate
 from adapters.slack.messenger import SlackMessenger
-from conversations.events import Actor, Command, Event, HomeOpened, WorkspaceRemoved
+from conversations.events import Actor, Command, Event, FileReader, FileUnavailable, HomeOpened, WorkspaceRemoved
 from conversations.messages import Form, Message, Reply
 from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
 
@@ -114,8 +117,8 @@ class Listeners:
             self.later(self._deliver_when_done(task, event.actor, client, respond, event.trigger))
             return
         reply = task.result()
-        if any(m.file is not None for m in reply.messages):  # an ephemeral reply cannot carry a file
-            await ack(response_type="ephemeral", text="That is a long one: I sent it to you by DM, with the file.")
+        if any(m.file is not None or m.image is not None for m in reply.messages):  # ephemeral: no files
+            await ack(response_type="ephemeral", text="I sent it to you by DM: a reply here cannot carry files.")
             self.later(self._deliver(reply, event.actor, client, respond=None, trigger=event.trigger))
             return
         if reply.form is None and reply.messages and not reply.replace:
@@ -191,10 +194,60 @@ class Listeners:
         await self._once(body, WorkspaceRemoved(translate.PLATFORM, team, reason))
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
-        """Words typed in the DM with the bot work like the slash command."""
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+        """Words typed in the DM with the bot work like the slash command; a file sent there is an HR import."""
+        if event.get("channel_type") != "im" or event.get("bot_id"):
+            return
+        # Slack: a file sent in a DM arrives as subtype "file_share" with a "files" list (2026-11)
+        if event.get("subtype") in (None, "file_share") and translate.files_of(event):
+            await self._file_share(body, event, client)
+            return
+        if event.get("subtype"):
             return
         await self._dm_command(body, event, client)
+
+    async def _file_share(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        """Claim the delivery, then download and import after the answer: a 5 MB file may take more than the
+        3 seconds Slack waits, and its retry of the same event id would find the claim and stop there."""
+        if not await self._claim(body):
+            return
+        self.later(self._after_file_share(body, event, client))
+
+    async def _after_file_share(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        files = [await self._file_info(f, client) for f in translate.files_of(event)]
+        shared = translate.to_file_shared(body, files, lambda file: self._reader(file, client))
+        reply = await self.dispatch(shared)
+        await self._deliver(Reply(messages=reply.messages, replace=reply.replace), shared.actor, client,
+                            respond=None, trigger=None)
+
+    async def _file_info(self, file: Mapping[str, Any], client: AsyncWebClient) -> Mapping[str, Any]:
+        """The whole file object, from files.info when the event carried only its id."""
+        if not translate.file_needs_info(file) or not text_or_none(file.get("id")):
+            return file
+        try:
+            info = await client.files_info(file=str(file["id"]))
+        except SlackApiError as failure:
+            log.info("Slack: files.info failed: %s", failure.response.get("error"))
+            return file
+        found = info.get("file")
+        return found if isinstance(found, Mapping) else file
+
+    def _reader(self, file: Mapping[str, Any], client: AsyncWebClient) -> FileReader:
+        """The download of one file with the bot token, which goes only to Slack's own hosts."""
+        api_host = (urlsplit(client.base_url).hostname or "").lower()
+
+        async def read(limit: int) -> bytes | None:
+            url = translate.file_download_url(file)
+            if url is None:
+                raise FileUnavailable("Slack gave no download link for it")
+            if not host_allowed(url, (api_host, f".{api_host}")):
+                raise FileUnavailable("its download link is not on Slack")
+            session = client.session
+            if session is None:  # slack_sdk made its own; ours is always passed in (adapters/slack/app.py)
+                raise FileUnavailable("no connection to Slack is open")
+            return await fetch_capped(session, url, limit=limit, headers={"Authorization": f"Bearer {client.token}"},
+                                      web_page_means="Slack sent a sign-in page; the app may lack the files:read "
+                                                     "permission, so reinstall it")
+        return read
 
     async def _dm_command(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         text = str(event.get("text", "")).strip()
@@ -259,7 +312,7 @@ class Listeners:
             else:
                 await self._dm(actor, reply.replace)
         for message in reply.messages:
-            if respond is not None:
+            if respond is not None and message.file is None and message.image is None:  # files only go by DM
                 await respond(response_type="ephemeral", replace_original=False,
                               **translate.message_payload(message))
             else:

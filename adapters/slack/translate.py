@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adapters.payloads import ELLIPSIS, text_or_none, truncate, value_at
-from conversations.events import ActionTaken, Actor, Command, FormSubmitted, FormValue, MessageRef
+from conversations.events import (
+    ActionTaken,
+    Actor,
+    Command,
+    FileReader,
+    FileShared,
+    FormSubmitted,
+    FormValue,
+    MessageRef,
+    SharedFile,
+)
 from conversations.messages import Button, Choice, Fact, Field, Form, Message
 
 PLATFORM = "slack"
@@ -39,6 +49,7 @@ OPTION_GROUPS_MAX = 100
 OPTION_GROUP_LABEL_MAX = 75
 CHECKBOXES_MAX = 10
 PLACEHOLDER_MAX = 150
+IMAGE_ALT_MAX = 1000  # files.getUploadURLExternal's alt_txt
 FALLBACK_TEXT_MAX = 300  # Slack takes far more, but the fallback is what a notification shows
 # Slack: no documented limit on a view_submission error, and it is shown as one line under the input;
 # keep it as short as a placeholder so it is never cut mid-word by the client (2026-11)
@@ -162,6 +173,34 @@ def actor_of(body: Mapping[str, Any]) -> Actor:
         if (found := text_or_none(candidate)) is not None:
             return Actor(platform=PLATFORM, workspace=workspace_of(body), user_id=found)
     raise ValueError("no user id in this Slack payload")
+
+
+def files_of(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The file objects a message event carries (a DM with an attachment)."""
+    return [f for f in event.get("files") or () if isinstance(f, Mapping)]
+
+
+def file_needs_info(file: Mapping[str, Any]) -> bool:
+    # Slack: some shares carry only {"id", "file_access": "check_file_info"}; files.info has the rest (2026-11)
+    return file.get("file_access") == "check_file_info" or not text_or_none(file.get("name"))
+
+
+def file_download_url(file: Mapping[str, Any]) -> str | None:
+    """Where the bot token fetches the file's bytes; none for a deleted or plan-hidden file."""
+    if file.get("mode") in ("tombstone", "hidden_by_limit"):
+        return None
+    return text_or_none(file.get("url_private_download")) or text_or_none(file.get("url_private"))
+
+
+def to_file_shared(body: Mapping[str, Any], files: Sequence[Mapping[str, Any]],
+                   reader: Callable[[Mapping[str, Any]], FileReader]) -> FileShared:
+    """A DM with files as one event; `reader` gives each file's download, run only if the engine reads it."""
+    shared = []
+    for file in files:
+        size = file.get("size")
+        shared.append(SharedFile(name=str(text_or_none(file.get("name")) or text_or_none(file.get("title")) or ""),
+                                 read=reader(file), size=size if isinstance(size, int) and size >= 0 else None))
+    return FileShared(actor=actor_of(body), files=tuple(shared))
 
 
 def to_command(body: Mapping[str, Any]) -> Command:

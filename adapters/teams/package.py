@@ -132,7 +132,7 @@ def teams_manifest(*, app_id: str, bot_id: str | None = None, name: str = "mento
         "bots": [{
             "botId": bot,
             "scopes": list(BOT_SCOPES),
-            "supportsFiles": False,
+            "supportsFiles": True,  # admins send the HR CSV in their 1:1 chat with the bot
             "isNotificationOnly": False,
             "commandLists": [{
                 "scopes": ["personal"],

@@ -122,6 +122,7 @@ class FakeSlackApi:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> the message as it stands
         self.views: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # what people shared: file object, content
         self.acks: list[dict[str, Any]] = []
         self._failures: dict[str, deque[_Failure]] = {}
         self._ratios: dict[str, _Ratio] = {}
@@ -148,6 +149,7 @@ class FakeSlackApi:
             "apps.connections.open": self._apps_connections_open,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "files.info": self._files_info,
         }
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -166,6 +168,7 @@ class FakeSlackApi:
         app.router.add_route("*", "/api/{method}", self._on_api)
         app.router.add_post("/response/{name}", self._on_response_url)
         app.router.add_post("/upload/{file_id}", self._on_upload)
+        app.router.add_get("/files-pri/{ref}/download/{name}", self._on_file_download)
         app.router.add_get("/socket", self._on_socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -209,6 +212,26 @@ class FakeSlackApi:
         user = FakeUser(id=user_id, name=name, email=email, tz=tz, team_id=team_id, deleted=deleted)
         self.users[user_id] = user
         return user
+
+    def add_file(self, name: str, content: bytes, *, user: str, mimetype: str = "text/csv",
+                 filetype: str = "csv") -> dict[str, Any]:
+        """A file a person shared, as the `files` of a message event carry it; its url_private_download serves
+        the content to a bot token only."""
+        file_id = f"F{next(self._ids):010d}"
+        private = f"{self.origin}/files-pri/{self.team_id}-{file_id}/{name}"
+        file = {
+            "id": file_id, "created": 1700000900, "timestamp": 1700000900, "name": name, "title": name,
+            "mimetype": mimetype, "filetype": filetype, "pretty_type": filetype.upper(), "user": user,
+            "user_team": self.team_id, "editable": False, "size": len(content), "mode": "hosted",
+            "is_external": False, "external_type": "", "is_public": False, "public_url_shared": False,
+            "display_as_bot": False, "username": "", "url_private": private,
+            "url_private_download": f"{self.origin}/files-pri/{self.team_id}-{file_id}/download/{name}",
+            "permalink": f"https://mentorbot-test.slack.com/files/{user}/{file_id}/{name}",
+            "permalink_public": f"https://slack-files.com/{self.team_id}-{file_id}-0a1b2c3d4e",
+            "is_starred": False, "has_rich_preview": False, "file_access": "visible",
+        }
+        self.files[file_id] = (file, content)
+        return dict(file)
 
     def fail(self, method: str, *, times: int = 1, status: int = 429, retry_after: float = 1,
              error: str | None = None) -> None:
@@ -295,6 +318,24 @@ class FakeSlackApi:
         # Slack: the upload URL answers text/plain "OK - <bytes>", not JSON (2025-01)
         return await self._answer(f"upload:{file_id}", {"size": len(body)}, None,
                                   lambda: (200, {"ok": True, "_text": f"OK - {len(body)}"}))
+
+    async def _on_file_download(self, request: web.Request) -> web.StreamResponse:
+        file_id = request.match_info["ref"].rpartition("-")[2]
+        _, token = await _read_params(request)
+        stored = self.files.get(file_id)
+        failure = self._next_failure(f"file:{file_id}")
+        status = failure.status if failure is not None else 200 if stored is not None else 404
+        await self._record(Call(method=f"file:{file_id}", params={}, token=token, at=time.monotonic(),
+                                status=status), None)
+        if status != 200 or stored is None:
+            return web.Response(status=status, text="File not found" if stored is None else "fatal_error")
+        if not token or not token.startswith("xoxb-"):
+            # Slack: without a bot token that may read the file (files:read), the download link answers a
+            # sign-in page with status 200, not an error (2026-11)
+            return web.Response(text="<!DOCTYPE html><html><title>Slack</title><body>Sign in</body></html>",
+                                content_type="text/html")
+        file, content = stored
+        return web.Response(body=content, content_type=str(file["mimetype"]))
 
     async def _answer(self, method: str, params: dict[str, Any], token: str | None,
                       compute: Callable[[], Answer]) -> web.StreamResponse:
@@ -529,6 +570,12 @@ class FakeSlackApi:
             return 200, {"ok": False, "error": "invalid_arguments"}
         file_id = f"F{next(self._ids):010d}"
         return 200, {"ok": True, "upload_url": f"{self.origin}/upload/{file_id}", "file_id": file_id}
+
+    def _files_info(self, params: dict[str, Any], token: str | None) -> Answer:
+        stored = self.files.get(str(params.get("file", "")))
+        if stored is None:
+            return 200, {"ok": False, "error": "file_not_found"}
+        return 200, {"ok": True, "file": dict(stored[0]), "comments": [], "response_metadata": {"next_cursor": ""}}
 
     def _files_complete_upload(self, params: dict[str, Any], token: str | None) -> Answer:
         files = params.get("files")

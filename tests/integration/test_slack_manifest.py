@@ -23,7 +23,8 @@ async def test_the_http_manifest_points_every_slack_feature_at_one_endpoint(tmp_
                                                                   "tokens_revoked", "message.im"}
     assert settings["socket_mode_enabled"] is False
     assert manifest["oauth_config"]["redirect_urls"] == ["https://bot.example.com/slack/oauth_redirect"]
-    assert {"commands", "chat:write", "im:write", "users:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "im:write", "users:read", "files:read"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 

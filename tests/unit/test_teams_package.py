@@ -73,7 +73,7 @@ def test_manifest_shape() -> None:
     (bot,) = m["bots"]
     assert bot["botId"] == APP_ID  # defaults to the app id
     assert bot["scopes"] == ["personal", "team", "groupChat"]
-    assert bot["supportsFiles"] is False and bot["isNotificationOnly"] is False
+    assert bot["supportsFiles"] is True and bot["isNotificationOnly"] is False  # the HR CSV comes as a file
     assert "packageName" not in m  # not in the v1.17 schema, which forbids extra properties
     assert "reverse mentoring" in m["description"]["short"].lower()
     full = m["description"]["full"].lower()
