@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from conversations.nudge_catalogue import NudgeSettings
+
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -121,6 +123,24 @@ class CheckinSettings(_Strict):
         return self
 
 
+class FeedbackSettings(_Strict):
+    """Anonymous feedback rounds and who may see what of them: app.yaml's `program.feedback`."""
+
+    k: int = Field(5, ge=2, le=100)  # a group's aggregates show only with at least k answers (free text: 2k)
+    safety_target: float = Field(3.5, ge=1, le=5)  # below this cohort safety average, admins get a nudge
+    open_days: int = Field(7, ge=1, le=60)  # a round closes by itself this many days after it opens
+    remind_after_days: int = Field(3, ge=1, le=59)  # one reminder to everyone in the round
+    comment_limit: int = Field(1000, ge=50, le=3000)  # characters of the optional free text
+    mid_round: bool = True  # a round half-way through each cohort
+    end_round: bool = True  # a round in the cohort's last week
+
+    @model_validator(mode="after")
+    def _remind_while_open(self) -> FeedbackSettings:
+        if self.remind_after_days >= self.open_days:
+            raise ValueError("remind_after_days must be less than open_days")
+        return self
+
+
 class ProgramSettings(_Strict):
     """Everything about how the program runs: app.yaml's `program` section."""
 
@@ -136,6 +156,8 @@ class ProgramSettings(_Strict):
     matching: MatchingSettings = MatchingSettings()
     intro: IntroSettings = IntroSettings()
     checkins: CheckinSettings = CheckinSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    nudges: NudgeSettings = NudgeSettings()
 
     @field_validator("levels", "topics", "languages")
     @classmethod
