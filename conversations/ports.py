@@ -13,7 +13,10 @@ from conversations.model import (
     AuditEntry,
     CheckIn,
     CheckInAnswer,
+    CheckInState,
     Cohort,
+    FeedbackAnswer,
+    FeedbackRound,
     HelpMessage,
     HelpRequest,
     HrRecord,
@@ -216,6 +219,16 @@ class CheckInRepository(Protocol):
     async def answer(self, checkin_id: str, answer: CheckInAnswer, at: datetime) -> bool:
         """Record the answer if there is none yet: True once, so two clicks in flight record one answer."""
         ...
+    async def move(self, checkin_id: str, from_state: CheckInState, to_state: CheckInState, at: datetime) -> bool:
+        """Change the state only if it is `from_state` (becoming "sent" also sets sent_at): True once, so two
+        jobs or two replicas never both send, skip or close one check-in."""
+        ...
+    async def reschedule(self, checkin_id: str, due_at: datetime) -> bool:
+        """Move the delivery time of a check-in that is still scheduled; False if it no longer is."""
+        ...
+    async def mark_reminded(self, checkin_id: str) -> bool:
+        """True once, and only while the check-in is sent and unanswered."""
+        ...
     async def of_pair(self, pair_id: str) -> list[CheckIn]:
         """Every check-in of the pair, by round, then person."""
         ...
@@ -246,6 +259,49 @@ class HelpRepository(Protocol):
     async def messages(self, request_id: str) -> list[HelpMessage]: ...
     async def close(self, request_id: str) -> bool: ...
     async def of_person(self, person_id: str) -> list[HelpRequest]: ...
+
+
+class FeedbackRepository(Protocol):
+    """Anonymous feedback: rounds, answers that name nobody, and receipts that stop a second answer.
+
+    A receipt is a keyed hash of (person, round) the engine computes; it is written in its own transaction,
+    never in the answers' one, and goes when the round closes."""
+
+    async def open_round(self, feedback_round: FeedbackRound) -> bool:
+        """False (nothing written) if the cohort has an open round already."""
+        ...
+    async def get_round(self, round_id: str) -> FeedbackRound | None: ...
+    async def open_rounds(self, cohort_id: str | None = None) -> list[FeedbackRound]:
+        """Open rounds of one cohort, or of every cohort, by opened_at."""
+        ...
+    async def rounds_of(self, cohort_id: str) -> list[FeedbackRound]:
+        """Every round of the cohort, open or closed, by opened_at."""
+        ...
+    async def add_receipt(self, round_id: str, receipt: str) -> bool:
+        """Record that someone answered; False (nothing written) if this receipt is there already."""
+        ...
+    async def has_receipt(self, round_id: str, receipt: str) -> bool: ...
+    async def remove_receipts(self, receipts: Sequence[tuple[str, str]]) -> None:
+        """Delete these (round id, receipt) pairs: an answer that could not be stored, or a person erased."""
+        ...
+    async def add_answers(self, answers: Sequence[FeedbackAnswer]) -> None:
+        """Store one person's answers to an open round (they carry no person, time or order)."""
+        ...
+    async def close_round(self, round_id: str, at: datetime) -> bool:
+        """Close an open round, once: its answers rewritten in random order with fresh ids in this
+        transaction, its receipts deleted. False (nothing written) if it was not open."""
+        ...
+    async def answers(self, round_id: str) -> list[FeedbackAnswer]:
+        """The answers of a CLOSED round (empty while it is open), in no meaningful order."""
+        ...
+
+
+class FeedbackScrubber(Protocol):
+    """Physically removes what deleting feedback rows leaves behind (dead rows, free pages, log frames)."""
+
+    async def scrub_feedback(self) -> None:
+        """Run outside any transaction, after a round's closing transaction committed."""
+        ...
 
 
 class InstallationStore(Protocol):
@@ -297,6 +353,7 @@ class UnitOfWork(Protocol):
     checkins: CheckInRepository
     nudges: NudgeRepository
     help: HelpRepository
+    feedback: FeedbackRepository
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

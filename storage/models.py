@@ -357,3 +357,51 @@ class HelpMessageRow(SQLModel, table=True):
     author: str
     text: str = Field(sa_type=Text)
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+OPEN_ROUND = "state = 'open'"
+
+
+class FeedbackRoundRow(SQLModel, table=True):
+    __tablename__ = "feedback_rounds"
+    __table_args__ = (
+        # One open round per cohort, across replicas: the database keeps the rule.
+        Index("uq_feedback_rounds_one_open", "cohort_id", unique=True,
+              sqlite_where=text(OPEN_ROUND), postgresql_where=text(OPEN_ROUND)),
+    )
+
+    id: str = Field(primary_key=True)
+    cohort_id: str = Field(foreign_key="cohorts.id", ondelete="CASCADE", index=True)
+    kind: str
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    state: str = "open"
+
+
+# Anonymity: these are ALL the columns an answer has (a test pins them). No person, pair, time or
+# platform message id; on SQLite no rowid either (WITHOUT ROWID: rows sit in the order of their random id).
+FEEDBACK_ANSWER_COLUMNS = ("id", "cohort_id", "round_id", "role", "question", "value", "text")
+
+
+class FeedbackAnswerRow(SQLModel, table=True):
+    __tablename__ = "feedback_answers"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: str = Field(primary_key=True)
+    cohort_id: str = Field(foreign_key="cohorts.id", ondelete="CASCADE")
+    round_id: str = Field(foreign_key="feedback_rounds.id", ondelete="CASCADE", index=True)
+    role: str
+    question: str
+    value: int | None = None
+    text: str = Field(default="", sa_type=Text)
+
+
+class FeedbackReceiptRow(SQLModel, table=True):
+    """A keyed hash of (person, round): someone answered. Deleted when the round closes."""
+
+    __tablename__ = "feedback_receipts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    round_id: str = Field(foreign_key="feedback_rounds.id", ondelete="CASCADE", primary_key=True)
+    receipt: str = Field(primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.feedback import SqlFeedbackRepository
 from storage.matching import (
     SqlExclusionRepository,
     SqlHrRepository,
@@ -22,6 +23,7 @@ __all__ = [
     "SqlCheckInRepository",
     "SqlCohortRepository",
     "SqlExclusionRepository",
+    "SqlFeedbackRepository",
     "SqlHelpRepository",
     "SqlHrRepository",
     "SqlInstallationStore",

@@ -16,6 +16,8 @@ from conversations.ports import (
     CheckInRepository,
     CohortRepository,
     ExclusionRepository,
+    FeedbackRepository,
+    FeedbackScrubber,
     HelpRepository,
     HrRepository,
     InstallationStore,
@@ -31,6 +33,7 @@ from conversations.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from storage.feedback import SqlFeedbackRepository, scrub_feedback
 from storage.repositories import (
     SqlAddressBook,
     SqlAdminRepository,
@@ -74,6 +77,7 @@ class SqlUnitOfWork:
     checkins: CheckInRepository
     nudges: NudgeRepository
     help: HelpRepository
+    feedback: FeedbackRepository
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -95,6 +99,7 @@ class SqlUnitOfWork:
         self.checkins = SqlCheckInRepository(session)
         self.nudges = SqlNudgeRepository(session)
         self.help = SqlHelpRepository(session)
+        self.feedback = SqlFeedbackRepository(session)
 
     async def commit(self) -> None:
         await self._session.commit()
@@ -107,6 +112,7 @@ class SqlUnitOfWorkFactory:
     """Opens a SqlUnitOfWork per `async with`; leaving the block without commit() rolls back."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         # SQLite has one writer at a time. Queueing this process's transactions on an asyncio lock
         # is fair and immediate; left to SQLite's busy handler they would sleep and retry (up to
@@ -123,8 +129,17 @@ class SqlUnitOfWorkFactory:
         async with self._writer, self._sessions() as session:
             yield SqlUnitOfWork(session)
 
+    async def scrub_feedback(self) -> None:
+        """Physically remove deleted feedback rows; on SQLite while no transaction of this process runs."""
+        if self._writer is None:
+            await scrub_feedback(self._engine)
+            return
+        async with self._writer:
+            await scrub_feedback(self._engine)
+
 
 if TYPE_CHECKING:  # mypy proves the structural fit to the engine's ports here, at no run-time cost
 
-    def _fits_the_ports(engine: AsyncEngine, session: AsyncSession) -> tuple[UnitOfWorkFactory, UnitOfWork]:
-        return SqlUnitOfWorkFactory(engine), SqlUnitOfWork(session)
+    def _fits_the_ports(engine: AsyncEngine, session: AsyncSession) -> tuple[UnitOfWorkFactory, UnitOfWork,
+                                                                         FeedbackScrubber]:
+        return SqlUnitOfWorkFactory(engine), SqlUnitOfWork(session), SqlUnitOfWorkFactory(engine)

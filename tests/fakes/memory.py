@@ -29,7 +29,10 @@ from conversations.model import (
     AuditEntry,
     CheckIn,
     CheckInAnswer,
+    CheckInState,
     Cohort,
+    FeedbackAnswer,
+    FeedbackRound,
     HelpMessage,
     HelpRequest,
     HrRecord,
@@ -51,6 +54,7 @@ from conversations.ports import (
     CheckInRepository,
     CohortRepository,
     ExclusionRepository,
+    FeedbackRepository,
     HelpRepository,
     HrRepository,
     InstallationStore,
@@ -143,6 +147,9 @@ class MemoryState:
     nudges: dict[int, Nudge] = field(default_factory=dict)
     help_requests: dict[str, HelpRequest] = field(default_factory=dict)
     help_messages: list[HelpMessage] = field(default_factory=list)
+    feedback_rounds: dict[str, FeedbackRound] = field(default_factory=dict)
+    feedback_answers: list[FeedbackAnswer] = field(default_factory=list)
+    feedback_receipts: set[tuple[str, str]] = field(default_factory=set)  # (round id, receipt)
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -643,6 +650,30 @@ class MemoryCheckInRepository(_Repo):
         s.checkins[checkin_id] = replace(c, answer=answer, answered_at=at, state="answered")
         return True
 
+    async def move(self, checkin_id: str, from_state: CheckInState, to_state: CheckInState, at: datetime) -> bool:
+        s = await self._s()
+        c = s.checkins.get(checkin_id)
+        if c is None or c.state != from_state:
+            return False
+        s.checkins[checkin_id] = replace(c, state=to_state, sent_at=at if to_state == "sent" else c.sent_at)
+        return True
+
+    async def reschedule(self, checkin_id: str, due_at: datetime) -> bool:
+        s = await self._s()
+        c = s.checkins.get(checkin_id)
+        if c is None or c.state != "scheduled":
+            return False
+        s.checkins[checkin_id] = replace(c, due_at=due_at)
+        return True
+
+    async def mark_reminded(self, checkin_id: str) -> bool:
+        s = await self._s()
+        c = s.checkins.get(checkin_id)
+        if c is None or c.state != "sent" or c.answer is not None or c.reminded:
+            return False
+        s.checkins[checkin_id] = replace(c, reminded=True)
+        return True
+
     async def of_pair(self, pair_id: str) -> list[CheckIn]:
         return sorted((c for c in (await self._s()).checkins.values() if c.pair_id == pair_id),
                       key=lambda c: (c.round, c.person_id))
@@ -715,6 +746,68 @@ class MemoryHelpRepository(_Repo):
         return [r for r in (await self._s()).help_requests.values() if r.person_id == person_id]
 
 
+class MemoryFeedbackRepository(_Repo):
+    async def open_round(self, feedback_round: FeedbackRound) -> bool:
+        s = await self._s()
+        if feedback_round.id in s.feedback_rounds or any(
+                r.cohort_id == feedback_round.cohort_id and r.state == "open" for r in s.feedback_rounds.values()):
+            return False
+        s.feedback_rounds[feedback_round.id] = feedback_round
+        return True
+
+    async def get_round(self, round_id: str) -> FeedbackRound | None:
+        return (await self._s()).feedback_rounds.get(round_id)
+
+    async def open_rounds(self, cohort_id: str | None = None) -> list[FeedbackRound]:
+        s = await self._s()
+        return sorted((r for r in s.feedback_rounds.values()
+                       if r.state == "open" and (cohort_id is None or r.cohort_id == cohort_id)),
+                      key=lambda r: (r.opened_at, r.id))
+
+    async def rounds_of(self, cohort_id: str) -> list[FeedbackRound]:
+        s = await self._s()
+        return sorted((r for r in s.feedback_rounds.values() if r.cohort_id == cohort_id),
+                      key=lambda r: (r.opened_at, r.id))
+
+    async def add_receipt(self, round_id: str, receipt: str) -> bool:
+        s = await self._s()
+        if (round_id, receipt) in s.feedback_receipts:
+            return False
+        s.feedback_receipts.add((round_id, receipt))
+        return True
+
+    async def has_receipt(self, round_id: str, receipt: str) -> bool:
+        return (round_id, receipt) in (await self._s()).feedback_receipts
+
+    async def remove_receipts(self, receipts: Sequence[tuple[str, str]]) -> None:
+        s = await self._s()
+        s.feedback_receipts -= set(receipts)
+
+    async def add_answers(self, answers: Sequence[FeedbackAnswer]) -> None:
+        s = await self._s()
+        s.feedback_answers += [replace(a, id=secrets.token_hex(16)) for a in answers]
+
+    async def close_round(self, round_id: str, at: datetime) -> bool:
+        s = await self._s()
+        r = s.feedback_rounds.get(round_id)
+        if r is None or r.state != "open":
+            return False
+        s.feedback_rounds[round_id] = replace(r, state="closed", closed_at=at)
+        mine = [a for a in s.feedback_answers if a.round_id == round_id]
+        s.feedback_answers = [a for a in s.feedback_answers if a.round_id != round_id]
+        s.feedback_receipts = {(rid, receipt) for rid, receipt in s.feedback_receipts if rid != round_id}
+        secrets.SystemRandom().shuffle(mine)
+        s.feedback_answers += [replace(a, id=secrets.token_hex(16)) for a in mine]
+        return True
+
+    async def answers(self, round_id: str) -> list[FeedbackAnswer]:
+        s = await self._s()
+        r = s.feedback_rounds.get(round_id)
+        if r is None or r.state != "closed":
+            return []
+        return sorted((a for a in s.feedback_answers if a.round_id == round_id), key=lambda a: a.id)
+
+
 class MemoryUnitOfWork:
     def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -737,6 +830,7 @@ class MemoryUnitOfWork:
         self.checkins: CheckInRepository = MemoryCheckInRepository(self)
         self.nudges: NudgeRepository = MemoryNudgeRepository(self)
         self.help: HelpRepository = MemoryHelpRepository(self)
+        self.feedback: FeedbackRepository = MemoryFeedbackRepository(self)
 
     async def begin(self) -> MemoryState:
         """The transaction's working copy, starting the transaction on first use."""
@@ -781,6 +875,11 @@ class MemoryUnitOfWorkFactory:
         self.fail_commit_with: BaseException | None = None  # commit() raises this, keeping nothing
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
+        self.scrubs = 0  # how many times the feedback tables were scrubbed after a round closed
+
+    async def scrub_feedback(self) -> None:
+        """Nothing lingers in memory; count the calls so tests see the scrub was asked for."""
+        self.scrubs += 1
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)

@@ -120,7 +120,7 @@ async def test_shell_refuses_a_database_that_was_never_migrated(database_url: st
     run = await mentorbot("shell", database_url=database_url, stdin="status\n")
     assert run.code == 2
     assert run.err.strip().splitlines() == [
-        "mentorbot: the database schema is empty, but this version needs 0006; run `mentorbot migrate` first."]
+        "mentorbot: the database schema is empty, but this version needs 0007; run `mentorbot migrate` first."]
 
 
 @pytest.mark.parametrize("verb", ["shell", "serve", "migrate"])

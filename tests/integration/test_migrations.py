@@ -15,7 +15,8 @@ TABLES_0001 = {"people", "identities", "admins", "pseudonyms", "cohorts", "membe
                "addresses", "audit"}
 TABLES_0002 = TABLES_0001 | {"installations", "oauth_states", "processed_events"}
 TABLES_0005 = TABLES_0002 | {"pairs", "previews", "exclusions", "objectives", "hr_records"}
-TABLES = TABLES_0005 | {"checkins", "nudges", "help_requests", "help_messages"}
+TABLES_0006 = TABLES_0005 | {"checkins", "nudges", "help_requests", "help_messages"}
+TABLES = TABLES_0006 | {"feedback_rounds", "feedback_answers", "feedback_receipts"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -31,7 +32,7 @@ async def _tables(url: str) -> set[str]:
 async def test_an_empty_database_reports_no_revision(database_url: str) -> None:
     current, head = await schema_state(database_url)
     assert current is None
-    assert head == "0006"
+    assert head == "0007"
 
 
 async def test_upgrade_downgrade_and_upgrade_again_round_trips_the_schema(database_url: str) -> None:
@@ -117,7 +118,7 @@ async def test_0002_adds_platform_state_and_keeps_the_outbox_rows_both_ways(data
     assert await _tables(database_url) == set()
     await upgrade(database_url)
     assert await _tables(database_url) == TABLES
-    assert (await schema_state(database_url))[0] == "0006"
+    assert (await schema_state(database_url))[0] == "0007"
 
 
 async def _indexes(url: str, table: str) -> set[str]:
@@ -175,7 +176,7 @@ async def test_0003_adds_the_matching_tables_and_a_pair_survives_up_and_down(dat
     assert await _tables(database_url) == set()
     await upgrade(database_url)
     assert await _tables(database_url) == TABLES
-    assert (await schema_state(database_url))[0] == "0006"
+    assert (await schema_state(database_url))[0] == "0007"
 
 
 async def test_group_messages_add_a_column_that_old_rows_get_empty(database_url: str) -> None:
@@ -200,7 +201,7 @@ async def test_0006_adds_the_rhythm_tables_and_a_checkin_survives_up_and_down(da
                    "INSERT INTO pairs (id, cohort_id, mentor_id, mentee_id, score, reasons, state, forced, "
                    "created_at) VALUES ('x1', 'c1', 'p1', 'p2', 7, '[]', 'active', false, '2026-05-04 09:30:00')")
     await upgrade(database_url, "0006")
-    assert await _tables(database_url) == TABLES
+    assert await _tables(database_url) == TABLES_0006
     assert {"uq_nudges_one_a_day", "ix_nudges_person_id"} <= await _indexes(database_url, "nudges")
     await _execute(database_url,
                    "INSERT INTO checkins (id, pair_id, person_id, round, due_at, state, note, progress, reminded) "
@@ -212,4 +213,4 @@ async def test_0006_adds_the_rhythm_tables_and_a_checkin_survives_up_and_down(da
     assert await _execute(database_url, "SELECT id FROM pairs") == [("x1",)]
     await upgrade(database_url)
     assert await _execute(database_url, "SELECT count(*) FROM checkins") == [(0,)]
-    assert (await schema_state(database_url))[0] == "0006"
+    assert (await schema_state(database_url))[0] == "0007"
