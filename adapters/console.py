@@ -19,7 +19,7 @@ from conversations.events import (
     FormValue,
     MessageRef,
 )
-from conversations.messages import Choice, Field, Form, Message, Reply, TextFile
+from conversations.messages import Choice, Field, Form, ImageFile, Message, Reply, TextFile
 
 PLATFORM = "console"
 WORKSPACE = "console"
@@ -99,6 +99,8 @@ class ConsoleMessenger:
         self._print(header, *self._render(message, ref, recipients))
         if message.file is not None:
             self._print(await self._save(message.file))
+        if message.image is not None:
+            self._print(await self._save_image(message.image))
         return ref
 
     async def _save(self, file: TextFile) -> str:
@@ -108,6 +110,13 @@ class ConsoleMessenger:
         path = self._files / Path(file.name).name  # a bare name: nothing escapes the folder
         await asyncio.to_thread(_write, path, file.content)
         return f"(attached: {file.name}, {lines} lines, saved as {path})"
+
+    async def _save_image(self, image: ImageFile) -> str:
+        if self._files is None:
+            return f"(picture: {image.name}: {image.alt})"
+        path = self._files / Path(image.name).name  # a bare name: nothing escapes the folder
+        await asyncio.to_thread(_write_bytes, path, image.content)
+        return f"(picture: {image.alt} Saved as {path})"
 
     async def update(self, ref: MessageRef, message: Message) -> None:
         """Print the new version; the old version's buttons can no longer be clicked."""
@@ -431,6 +440,11 @@ class ConsoleSession:
     def _say(self, *lines: str) -> None:
         self._out.write("\n".join(lines) + "\n")
         self._out.flush()
+
+
+def _write_bytes(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
 
 
 def _write(path: Path, content: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from conversations import audit, pairing
+from conversations import audit, checkins, helpdesk, pairing, report_flow
 from conversations.deps import Deps
 from conversations.directory import admins_of, resolve_user
 from conversations.events import ActionTaken, Actor, Command
@@ -37,6 +37,10 @@ ADMIN_HELP = (
     ("admin pair A B [--force]", "pair two people by hand (the rules still apply unless forced)"),
     ("admin unpair A B", "end a pair; both go back on the waiting list"),
     ("admin exclude A B | list | remove A B", "keep two people apart in every future matching"),
+    ("admin checkins now", "send the current round's check-ins at once (in each person's working hours)"),
+    ("admin reply ID TEXT", "answer a confidential help request: the person sees it, their partner never"),
+    ("admin report [COHORT]", "participation, meetings, objectives, nudges, anonymous feedback, with a chart"),
+    ("admin export [COHORT]", "the report's numbers and the pairs with their reasons, as CSV"),
 )
 
 
@@ -255,6 +259,8 @@ _COHORT: dict[str, AdminHandler] = {
 _ADMIN: dict[str, AdminHandler] = {
     "participants": participants, "pause": admin_pause, "admins": admins_cmd, "help": admin_help,
     "pair": pairing.pair_by_hand, "unpair": pairing.unpair, "exclude": pairing.exclude,
+    "checkins": checkins.checkins_now, "reply": helpdesk.admin_reply,
+    "report": report_flow.admin_report, "export": report_flow.admin_export,
 }
 _MATCH: dict[str, AdminHandler] = {"preview": pairing.preview, "confirm": pairing.confirm, "why": pairing.why}
 
@@ -282,7 +288,8 @@ async def on_admin(cmd: Command, *, deps: Deps) -> Reply:
             return await admin_help(cmd, uow, deps)
         try:
             reply = await handler(cmd, uow, deps)
-        except (Invalid, pairing.PairingRefused) as problem:
+        except (Invalid, pairing.PairingRefused, report_flow.NoCohort, checkins.CheckinsRefused,
+                helpdesk.HelpRefused) as problem:
             await uow.rollback()
             refused = str(problem)
         else:

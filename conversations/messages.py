@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,15 @@ class TextFile:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFile:
+    """A picture that goes with a message, e.g. a report's chart: PNG bytes and the words that describe it."""
+
+    name: str  # e.g. "report.png"
+    content: bytes
+    alt: str  # what the picture shows, for screen readers and clients that cannot show it
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A message: a headline, paragraphs, label/value facts and buttons. All text is plain."""
 
@@ -42,6 +52,7 @@ class Message:
     facts: tuple[Fact, ...] = ()
     buttons: tuple[Button, ...] = ()
     file: TextFile | None = None
+    image: ImageFile | None = None
 
     def to_json(self) -> str:
         """Serialise for the outbox."""
@@ -52,6 +63,8 @@ class Message:
                 "facts": [[f.label, f.value] for f in self.facts],
                 "buttons": [[b.label, b.action, b.value, b.style] for b in self.buttons],
                 "file": [self.file.name, self.file.content] if self.file else None,
+                "image": [self.image.name, base64.b64encode(self.image.content).decode("ascii"), self.image.alt]
+                if self.image else None,
             },
             ensure_ascii=False,
         )
@@ -65,6 +78,8 @@ class Message:
             facts=tuple(Fact(str(a), str(b)) for a, b in data.get("facts", ())),
             buttons=tuple(Button(str(a), str(b), str(c), d) for a, b, c, d in data.get("buttons", ())),
             file=TextFile(str(data["file"][0]), str(data["file"][1])) if data.get("file") else None,
+            image=ImageFile(str(data["image"][0]), base64.b64decode(data["image"][1]), str(data["image"][2]))
+            if data.get("image") else None,
         )
 
 

@@ -80,6 +80,10 @@ class SlackMessenger:
             if message.file is not None:  # files_upload_v2: getUploadURLExternal, upload, completeUploadExternal
                 await client.files_upload_v2(channel=channel, filename=message.file.name,
                                              content=message.file.content, title=message.file.name)
+            if message.image is not None:  # the same three steps; alt_txt is what screen readers say
+                await client.files_upload_v2(channel=channel, filename=message.image.name,
+                                             content=message.image.content, title=message.image.name,
+                                             alt_txt=message.image.alt[:translate.IMAGE_ALT_MAX])
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             raise delivery_error(error) from None
         return message_ref(workspace, str(response["channel"]), str(response["ts"]))

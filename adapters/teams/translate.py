@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -16,21 +17,27 @@ from conversations.events import (
     Actor,
     Command,
     Event,
+    FileReader,
+    FileShared,
     FormSubmitted,
     FormValue,
     Installed,
     MessageRef,
+    SharedFile,
     Unreachable,
 )
-from conversations.messages import Button, Choice, Fact, Field, Form, Message
+from conversations.messages import Button, Choice, Fact, Field, Form, ImageFile, Message
 from conversations.profiles import time_zones
 
 PLATFORM = "teams"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+FILE_CONTENT_TYPE = "application/vnd.microsoft.teams.file.download.info"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.5"  # the highest level Teams renders
 # Teams: a message with a card is refused past about 28 KB, envelope included (2026-11)
 MAX_CARD_BYTES = 28_000
+IMAGE_TYPE = "image/png"
+IMAGE_ALT_MAX = 1_000
 ENVELOPE_BYTES = 1_000  # room left for what the SDK wraps around the card: ids, serviceUrl, conversation
 
 # Teams: only the first 6 actions of a card's action bar are shown; more go in ActionSets in the body (2026-11)
@@ -220,13 +227,42 @@ def _bot_added(activity: Mapping[str, Any]) -> bool:
     return bool(ids) and (bot_id in ids or is_personal(activity))
 
 
-def to_event(activity: Mapping[str, Any], *, command: str = "/mentor") -> Event | None:
-    """An incoming activity as a neutral event, or None for traffic the engine has no use for."""
+def files_of(activity: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The files a person sent in a 1:1 chat: attachments with a pre-authenticated, short-lived downloadUrl."""
+    # Teams: bots receive files only in personal chats and only with supportsFiles in the manifest (2026-11)
+    if not is_personal(activity):
+        return []
+    return [a for a in activity.get("attachments") or ()
+            if isinstance(a, Mapping) and a.get("contentType") == FILE_CONTENT_TYPE]
+
+
+def file_download_url(attachment: Mapping[str, Any]) -> str | None:
+    return text_or_none(value_at(attachment, "content", "downloadUrl"))
+
+
+def _to_file_shared(activity: Mapping[str, Any], files: Sequence[Mapping[str, Any]],
+                    reader: Callable[[Mapping[str, Any]], FileReader]) -> FileShared:
+    shared = []
+    for attachment in files:
+        name = text_or_none(attachment.get("name")) or ""
+        file_type = text_or_none(value_at(attachment, "content", "fileType"))
+        if file_type and "." not in name:  # Teams names the file with its extension; fileType is the fallback
+            name = f"{name or 'file'}.{file_type}"
+        shared.append(SharedFile(name=name, read=reader(attachment)))  # Teams does not say the size
+    return FileShared(actor=actor_of(activity), files=tuple(shared))
+
+
+def to_event(activity: Mapping[str, Any], *, command: str = "/mentor",
+             reader: Callable[[Mapping[str, Any]], FileReader] | None = None) -> Event | None:
+    """An incoming activity as a neutral event, or None for traffic the engine has no use for; files sent in a
+    1:1 chat become FileShared when `reader` can fetch them."""
     kind = activity.get("type")
     if kind == "message":
         value = activity.get("value")
         if isinstance(value, Mapping):  # an Action.Submit from one of our cards
             return _to_submit(activity, value)
+        if reader is not None and (files := files_of(activity)):
+            return _to_file_shared(activity, files, reader)
         if not str(activity.get("text") or "").strip():
             return None  # a file, a sticker, an edit of nothing
         return Command.parse(actor_of(activity), command_text(activity, command=command))
@@ -357,12 +393,42 @@ def card_attachment(card: Mapping[str, Any]) -> dict[str, Any]:
     return {"contentType": CARD_CONTENT_TYPE, "content": card}
 
 
+def data_uri(image: ImageFile) -> str:
+    return f"data:{IMAGE_TYPE};base64,{base64.b64encode(image.content).decode('ascii')}"
+
+
+def image_attachment(image: ImageFile) -> dict[str, Any]:
+    """An inline image: Teams renders an image/* attachment as a picture in the chat, not as a file."""
+    return {"contentType": IMAGE_TYPE, "contentUrl": data_uri(image), "name": image.name}
+
+
+def _with_image(card: dict[str, Any], image: ImageFile) -> dict[str, Any]:
+    """The card with the picture right under its headline."""
+    element = {"type": "Image", "url": data_uri(image), "altText": truncate(image.alt, IMAGE_ALT_MAX),
+               "size": "Stretch"}
+    body = list(card["body"])
+    at = 1 if body and body[0].get("weight") == "Bolder" else 0
+    return {**card, "body": [*body[:at], element, *body[at:]]}
+
+
 def message_activity(message: Message) -> dict[str, Any]:
-    """A message activity: one plain line goes as text, anything richer as a card."""
+    """A message activity: one plain line goes as text, anything richer as a card.
+
+    A picture goes inside the card (an Image with a data: URI) when the card stays within Teams' size
+    limit; otherwise beside it, as an inline image attachment, which Teams does not count against the
+    message limit (2026-11).
+    """
     text = message.text.strip()
-    if text and "\n" not in text and not (message.sections or message.facts or message.buttons or message.file):
+    if text and "\n" not in text and not (message.sections or message.facts or message.buttons or message.file
+                                           or message.image):
         return {"type": "message", "text": truncate(text, PLAIN_TEXT_MAX), "textFormat": "plain"}
-    return {"type": "message", "attachments": [card_attachment(message_card(message))]}
+    card = message_card(message)
+    if message.image is None:
+        return {"type": "message", "attachments": [card_attachment(card)]}
+    with_image = _with_image(card, message.image)
+    if card_bytes(with_image) <= MAX_CARD_BYTES - ENVELOPE_BYTES:
+        return {"type": "message", "attachments": [card_attachment(with_image)]}
+    return {"type": "message", "attachments": [card_attachment(card), image_attachment(message.image)]}
 
 
 # ---------------------------------------------------------------------------
