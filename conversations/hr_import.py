@@ -84,7 +84,7 @@ async def on_file_shared(event: FileShared, *, deps: Deps) -> Reply:
             "In Excel, save it as \"CSV UTF-8 (Comma delimited)\" and send it again."), deps=deps)
     count, errors = await import_people(text, deps=deps, actor=event.actor)
     if errors:
-        return await _refuse(event, f"{len(errors)} problems", Reply.say(
+        return await _refuse(event, f"{len(errors)} problem{'' if len(errors) == 1 else 's'}", Reply.say(
             f"Nothing imported from {_shown(file.name)}: fix these and send it again.", "\n".join(errors)),
             deps=deps)
     return Reply.say(f"Imported {count} {'person' if count == 1 else 'people'} from {_shown(file.name)}.",

@@ -240,5 +240,6 @@ def build_teams(config: TeamsConfig, *, dispatch: Dispatch, uow: UnitOfWorkFacto
 
     adapter.on_turn_error = on_error
     messenger = TeamsMessenger(adapter=adapter, app_id=config.app_id or "", uow=uow, clock=clock)
-    bot = MentorbotTeamsBot(dispatch=dispatch, messenger=messenger, uow=uow, clock=clock, command=config.command)
+    bot = MentorbotTeamsBot(dispatch=dispatch, messenger=messenger, uow=uow, clock=clock, command=config.command,
+                            http=lambda: adapter.http)
     return TeamsSide(adapter=adapter, bot=bot, messenger=messenger, config=config, credentials=credentials)

@@ -7,14 +7,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity
 
+from adapters.downloads import fetch_capped, host_allowed
 from adapters.teams import translate
 from adapters.teams.connector import to_wire
 from adapters.teams.messenger import TeamsMessenger, reference_json
-from conversations.events import Actor, Event, FormSubmitted
+from conversations.events import Actor, Event, FileReader, FileUnavailable, FormSubmitted
 from conversations.messages import Message, Reply
 from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
 
@@ -22,14 +24,19 @@ log = logging.getLogger("mentorbot.teams")
 
 Dispatch = Callable[[Event], Awaitable[Reply]]
 SAVED = Message("Thanks, that's saved.")
+# Teams: a file sent to the bot is fetched from the sender's OneDrive, i.e. SharePoint, in every cloud (2026-11)
+FILE_HOSTS = (".sharepoint.com", ".sharepoint-df.com", ".sharepoint.us", ".sharepoint-mil.us", ".sharepoint.de",
+              ".sharepoint.cn")
 
 
 class MentorbotTeamsBot(TeamsActivityHandler):
     """Every activity becomes one engine event; the straight reply goes back in the same turn."""
 
     def __init__(self, *, dispatch: Dispatch, messenger: TeamsMessenger, uow: UnitOfWorkFactory, clock: Clock,
-                 command: str) -> None:
+                 command: str, http: Callable[[], aiohttp.ClientSession] | None = None) -> None:
         self._dispatch = dispatch
+        self._http = http  # the adapter's shared session, for downloading files people send
+        self.file_hosts: tuple[str, ...] = FILE_HOSTS
         self._messenger = messenger
         self._uow = uow
         self._clock = clock
@@ -39,7 +46,8 @@ class MentorbotTeamsBot(TeamsActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         raw: dict[str, Any] = to_wire(turn_context.activity)
         try:
-            event = translate.to_event(raw, command=self._command)
+            event = translate.to_event(raw, command=self._command,
+                                       reader=self._reader if self._http is not None else None)
         except ValueError as problem:  # no tenant or no sender: nothing we can act on
             log.info("Teams: ignoring an activity: %s", problem)
             return
@@ -51,6 +59,18 @@ class MentorbotTeamsBot(TeamsActivityHandler):
         reply = await self._dispatch(event)
         if isinstance(actor, Actor):
             await self._deliver(turn_context, raw, event, actor, reply)
+
+    def _reader(self, attachment: Any) -> FileReader:
+        """The download of one sent file: its link is pre-authenticated, so it gets no token of ours."""
+        async def read(limit: int) -> bytes | None:
+            url = translate.file_download_url(attachment)
+            if url is None:
+                raise FileUnavailable("Teams gave no download link for it")
+            if not host_allowed(url, self.file_hosts):
+                raise FileUnavailable("its download link is not on SharePoint or OneDrive")
+            assert self._http is not None  # no reader is made without a session
+            return await fetch_capped(self._http(), url, limit=limit)
+        return read
 
     async def _remember(self, turn_context: TurnContext, raw: dict[str, Any], actor: Actor) -> None:
         """Keep the 1:1 conversation reference (for proactive messages) and the tenant's service URL."""
