@@ -10,7 +10,7 @@ from conversations.reports import KIND_WORDS, NOT_ENOUGH, CohortReport
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-WIDTH_IN, HEIGHT_IN, DPI = 10.0, 4.6, 100  # 1000 x 460 px: readable in a chat pane, small enough to send
+WIDTH_PX, HEIGHT_PX, DPI = 1000, 460, 100  # readable in a chat pane, small enough to send
 MET_COLOUR = "#2f6db5"
 SAFETY_COLOUR = "#2e8b57"
 BELOW_COLOUR = "#d9822b"
@@ -27,7 +27,7 @@ def render_chart(report: CohortReport) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # loaded only when a chart is drawn
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(f"{report.cohort.name}: meetings and psychological safety", fontsize=14, fontweight="bold")
     met_axes, safety_axes = figure.subplots(1, 2)
