@@ -90,10 +90,10 @@ async def on_due(subject: str, uow: UnitOfWork, deps: Deps) -> None:
     cohort = await uow.cohorts.get(pair.cohort_id) if pair is not None else None
     if pair is None or cohort is None or pair.state != "active":
         return
-    if cohort.state == "ended" and trigger != COHORT_END:
-        return
     now = deps.clock.now()
     moment = await _moment(uow, trigger, cohort, pair)
+    if cohort.state == "ended" and (trigger != COHORT_END or cohort.ended_at is None or cohort.ended_at < moment):
+        return  # ended by an admin before this moment: their end message was the last word
     if moment > now:
         await uow.jobs.schedule(NUDGE_DUE, subject, moment)
         return
