@@ -15,9 +15,12 @@ from conversations.events import (
     Actor,
     Command,
     Event,
+    FileShared,
+    FileUnavailable,
     FormSubmitted,
     FormValue,
     MessageRef,
+    SharedFile,
 )
 from conversations.messages import Choice, Field, Form, ImageFile, Message, Reply, TextFile
 
@@ -36,6 +39,7 @@ Console commands:
   /as NAME        carry on as another person (e.g. /as bob)
   N or click N    click the button shown as [N] (only buttons shown to you)
   /cancel         stop filling in a form
+  import-people PATH   send the bot an HR CSV, as an admin attaches it in Slack or Teams
   /quit           leave (so does the end of the input)
   # ...           a comment, ignored (for scripts)
 Anything else goes to the bot, as after {command} in Slack (e.g. join, help)."""
@@ -247,6 +251,25 @@ def _shown_value(field: Field, value: FormValue) -> str:
     return ", ".join(labels.get(item, item) for item in items)
 
 
+def local_file(actor: Actor, typed: str) -> FileShared:
+    """A file on this machine, sent to the bot as if attached in a chat; read only if the engine reads it."""
+    path = Path(typed.strip().strip("\"'")).expanduser()
+
+    async def read(limit: int) -> bytes | None:
+        try:
+            return await asyncio.to_thread(_read_at_most, path, limit)
+        except OSError as problem:
+            raise FileUnavailable(f"cannot read {path}: {problem.strerror or problem}") from None
+
+    return FileShared(actor, (SharedFile(path.name, read),))
+
+
+def _read_at_most(path: Path, limit: int) -> bytes | None:
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 class _Cancelled(Exception):
     """The person typed /cancel or the input ended while a form was open."""
 
@@ -314,6 +337,11 @@ class ConsoleSession:
             self._say(f"(unknown console command {word}; type /help)")
         elif (click := _CLICK.fullmatch(line)) is not None:
             await self._click(int(click.group(1)))
+        elif lowered == "import-people":
+            if not rest.strip():
+                self._say("(usage: import-people PATH, the HR CSV on this machine)")
+            else:
+                await self._answer(local_file(self.actor, rest))
         else:
             await self._answer(Command.parse(self.actor, line))
         return True

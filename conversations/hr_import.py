@@ -73,7 +73,7 @@ async def on_file_shared(event: FileShared, *, deps: Deps) -> Reply:
         log.warning("could not fetch a shared HR file from %s: %s", event.actor.platform, problem)
         return await _refuse(event, "download failed", Reply.say(
             f"I couldn't fetch {_shown(file.name)} from {PLATFORM_NAMES.get(event.actor.platform, 'the platform')}"
-            f" ({problem}), so nothing was imported.", "Please send it again in a minute."), deps=deps)
+            f" ({problem}), so nothing was imported.", "Please send it again."), deps=deps)
     if data is None:
         return await _refuse(event, "too large", _too_large(file), deps=deps)
     try:
