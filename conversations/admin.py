@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from conversations import audit, checkins, helpdesk, pairing, report_flow
+from conversations import audit, checkins, feedback, helpdesk, pairing, report_flow
 from conversations.deps import Deps
 from conversations.directory import admins_of, resolve_user
 from conversations.events import ActionTaken, Actor, Command
-from conversations.membership import parse_weeks, pause_person, person_label
+from conversations.membership import erase_person, parse_weeks, pause_person, person_label
 from conversations.messages import Button, Fact, Message, Reply
 from conversations.model import Cadence, Cohort, Person
 from conversations.ports import UnitOfWork
@@ -41,6 +41,8 @@ ADMIN_HELP = (
     ("admin reply ID TEXT", "answer a confidential help request: the person sees it, their partner never"),
     ("admin report [COHORT]", "participation, meetings, objectives, nudges, anonymous feedback, with a chart"),
     ("admin export [COHORT]", "the report's numbers and the pairs with their reasons, as CSV"),
+    ("admin feedback open|close|status", "an anonymous feedback round of the running cohort, on demand"),
+    ("admin forget USER", "delete everything stored about a person (their anonymous answers stay, unlinkable)"),
 )
 
 
@@ -138,6 +140,7 @@ async def cohort_close_signup(cmd: Command, uow: UnitOfWork, deps: Deps) -> Repl
 
 async def close_signup(uow: UnitOfWork, deps: Deps, cohort: Cohort) -> None:
     await uow.cohorts.save(replace(cohort, state="running", started_at=deps.clock.now()))
+    await feedback.schedule_rounds(uow, deps, cohort, deps.clock.now())
 
 
 async def signup_deadline(subject: str, uow: UnitOfWork, deps: Deps) -> None:
@@ -157,6 +160,7 @@ async def cohort_end(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
         raise Invalid("No cohort is in sign-up or running, so there is nothing to end.")
     await uow.cohorts.save(replace(cohort, state="ended", ended_at=deps.clock.now()))
     await uow.jobs.cancel(SIGNUP_CLOSES, cohort.id)
+    await feedback.on_cohort_end(uow, deps, replace(cohort, state="ended"))
     members = await uow.cohorts.members(cohort.id)
     for person_id in members:
         person = await uow.people.get(person_id)
@@ -248,6 +252,19 @@ async def admins_cmd(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     return Reply.say("Admin removed." if removed else "They weren't an admin.")
 
 
+async def admin_forget(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
+    """`admin forget USER`: a data-subject erasure on someone's behalf, as thorough as their own `leave`."""
+    if len(cmd.args) < 2:
+        raise Invalid("Say who: `admin forget USER` (a mention, their email, or platform:id).")
+    actor, person = await _person_for(cmd, cmd.args[1], uow, deps)
+    await feedback.erase_receipts(uow, deps, person)
+    await erase_person(uow, actor, person, now=deps.clock.now())
+    return Reply.say(f"Forgot {person.profile.name}.",
+                     "Their profile, identities, memberships, check-ins and their notes, help requests, "
+                     "feedback receipts and every message to or about them are deleted. Their anonymous feedback "
+                     "answers stay: nothing links them to anyone.")
+
+
 async def admin_help(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     return Reply.say("Admin commands", "\n".join(f"`{deps.command_hint(cmd.actor, usage)}`: {what}"
                                                   for usage, what in ADMIN_HELP))
@@ -261,6 +278,7 @@ _ADMIN: dict[str, AdminHandler] = {
     "pair": pairing.pair_by_hand, "unpair": pairing.unpair, "exclude": pairing.exclude,
     "checkins": checkins.checkins_now, "reply": helpdesk.admin_reply,
     "report": report_flow.admin_report, "export": report_flow.admin_export,
+    "feedback": feedback.admin_feedback, "forget": admin_forget,
 }
 _MATCH: dict[str, AdminHandler] = {"preview": pairing.preview, "confirm": pairing.confirm, "why": pairing.why}
 
@@ -289,7 +307,7 @@ async def on_admin(cmd: Command, *, deps: Deps) -> Reply:
         try:
             reply = await handler(cmd, uow, deps)
         except (Invalid, pairing.PairingRefused, report_flow.NoCohort, checkins.CheckinsRefused,
-                helpdesk.HelpRefused) as problem:
+                helpdesk.HelpRefused, feedback.FeedbackRefused) as problem:
             await uow.rollback()
             refused = str(problem)
         else:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from conversations.events import Actor
-from conversations.ports import Clock, Messenger, UnitOfWork, UnitOfWorkFactory
+from conversations.ports import Clock, FeedbackScrubber, Messenger, UnitOfWork, UnitOfWorkFactory
 from conversations.settings import ProgramSettings
 
 
@@ -16,6 +16,8 @@ class Deps:
     settings: ProgramSettings
     clock: Clock
     messengers: Mapping[str, Messenger]  # per platform: find_user, and delivery for the outbox
+    feedback_key: bytes = b""  # keys the receipts of anonymous feedback; bot/ loads it (FEEDBACK_KEY or a key file)
+    scrubber: FeedbackScrubber | None = None  # physically removes closed rounds' old rows (None: nothing to scrub)
 
     def command_hint(self, actor: Actor, words: str) -> str:
         """How the person types a command on their platform: `/mentor join` in Slack, `join` elsewhere."""

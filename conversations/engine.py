@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from conversations import admin, home, hr_import, membership, nudges, objectives, signup
+from conversations import admin, checkins, feedback, helpdesk, home, hr_import, membership, nudges, objectives, signup
 from conversations.deps import Deps
 from conversations.events import (
     ActionTaken,
@@ -36,6 +36,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("pause [weeks]", "no check-ins or nudges for a while"),
     ("resume", "end a pause early"),
     ("objectives", "your pair's learning objectives"),
+    ("feedback", "give anonymous feedback on the open round"),
     ("leave", "leave the program and delete your data"),
     ("help", "this list"),
 )
@@ -57,6 +58,7 @@ class Engine:
             "leave": membership.on_leave,
             "admin": admin.on_admin,
             "objectives": objectives.on_objectives,
+            "feedback": feedback.on_feedback,
         }
         self._actions: Mapping[str, Callable[..., Awaitable[Reply]]] = {
             "profile.edit": signup.on_profile_edit,
@@ -69,12 +71,20 @@ class Engine:
             "admin.run": admin.on_admin_button,
             "objectives.propose": objectives.on_propose,
             "objectives.agree": objectives.on_agree,
+            feedback.START: feedback.on_start,
+            checkins.ANSWER: checkins.on_answer,
+            "help.write": helpdesk.on_write_button,
+            "help.reply": helpdesk.on_reply_button,
             nudges.FIT_GOOD: nudges.on_going_well,
             nudges.FIT_REPAIR: nudges.on_not_a_fit,
         }
         self._forms: Mapping[str, Callable[..., Awaitable[Reply]]] = {
             SIGNUP_FORM: signup.on_signup_submitted,
             objectives.OBJECTIVES_FORM: objectives.on_submitted,
+            feedback.FEEDBACK_FORM: feedback.on_submitted,
+            checkins.DETAILS_FORM: checkins.on_details,
+            helpdesk.PERSON_FORM: helpdesk.on_person_submitted,
+            helpdesk.ADMIN_FORM: helpdesk.on_reply_submitted,
         }
 
     @property

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
-from conversations import admin, membership, nudges
+from conversations import admin, checkins, feedback, membership, nudges
 from conversations.deps import Deps
 from conversations.ports import UnitOfWork
 
@@ -21,7 +21,17 @@ HANDLERS: Mapping[str, JobHandler] = {
     admin.SIGNUP_CLOSES: admin.signup_deadline,
     nudges.NUDGE_DUE: nudges.on_due,
     nudges.NUDGE_SEND: nudges.on_send,
+    checkins.ROUND: checkins.run_round,
+    checkins.SEND: checkins.send,
+    checkins.REMIND: checkins.remind,
+    checkins.CLOSE: checkins.close,
+    feedback.ROUND_DUE: feedback.round_due,
+    feedback.REMIND: feedback.remind,
+    feedback.CLOSE: feedback.close_due,
+    feedback.SCRUB: feedback.scrub_claimed,
 }
+# Work that cannot run inside a transaction (a VACUUM): the job's claim commits first, then this runs.
+AFTER_COMMIT: Mapping[str, Callable[[Deps], Awaitable[None]]] = {feedback.SCRUB: feedback.scrub}
 MAX_ATTEMPTS = 5
 
 
@@ -30,6 +40,7 @@ async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDL
     """Run every job that is due, one transaction each; returns how many ran."""
     ran = 0
     for _ in range(limit):
+        after: Callable[[Deps], Awaitable[None]] | None = None
         async with deps.uow() as uow:
             claimed_at = deps.clock.now()
             jobs = await uow.jobs.claim_due(claimed_at, 1)
@@ -47,11 +58,16 @@ async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDL
                 ran += 1
                 if observe is not None:
                     observe(job.kind, "done", lag)
-                continue
+                after = AFTER_COMMIT.get(job.kind)
+                if after is None:
+                    continue
             except Exception as failure:
                 log.exception("job %s (%s) failed", job.id, job.kind)
                 await uow.rollback()
                 error = f"{type(failure).__name__}: {failure}"[:200]
+        if after is not None:
+            await _after_commit(after, job.kind, job.subject, deps)
+            continue
         async with deps.uow() as uow:  # the failed attempt is recorded apart from the rolled-back effects
             attempts = job.attempts + 1
             retry_at = deps.clock.now() + timedelta(minutes=2 ** attempts) if attempts < MAX_ATTEMPTS else None
@@ -60,3 +76,14 @@ async def run_due_jobs(deps: Deps, *, handlers: Mapping[str, JobHandler] = HANDL
         if observe is not None:
             observe(job.kind, "retry" if retry_at is not None else "failed", lag)
     return ran
+
+
+async def _after_commit(work: Callable[[Deps], Awaitable[None]], kind: str, subject: str, deps: Deps) -> None:
+    """Run outside any transaction; when it fails, the same job comes back in a minute."""
+    try:
+        await work(deps)
+    except Exception:
+        log.exception("job %s after its commit failed; retrying in a minute", kind)
+        async with deps.uow() as uow:
+            await uow.jobs.schedule(kind, subject, deps.clock.now() + timedelta(minutes=1))
+            await uow.commit()

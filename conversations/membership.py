@@ -9,6 +9,7 @@ from conversations import audit
 from conversations.caller import the_caller
 from conversations.deps import Deps
 from conversations.events import ActionTaken, Actor, Command
+from conversations.feedback import erase_receipts
 from conversations.messages import Button, Fact, Message, Reply
 from conversations.model import Pair, Person
 from conversations.partners import release_partners
@@ -197,6 +198,7 @@ async def on_leave_confirm(action: ActionTaken, *, deps: Deps) -> Reply:
         if person is None:
             return Reply(replace=Message("There's nothing left to delete: you're not signed up."))
         await audit.record(uow, deps.clock, action.actor, "leave", "ok")
+        await erase_receipts(uow, deps, person)
         await erase_person(uow, action.actor, person, now=deps.clock.now())
         await uow.commit()
     return Reply(replace=Message(

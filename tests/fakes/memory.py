@@ -980,7 +980,8 @@ class World:
         self.console = FakeMessenger(users)
         self.slack = FakeMessenger()
         self.deps = Deps(uow=self.store, settings=settings, clock=self.clock,
-                         messengers={"console": self.console, "slack": self.slack})
+                         messengers={"console": self.console, "slack": self.slack},
+                         feedback_key=b"test feedback key", scrubber=self.store)
         self.engine = Engine(self.deps)
         self.sender = OutboxSender(self.deps)
 
