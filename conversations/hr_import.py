@@ -60,7 +60,7 @@ async def on_file_shared(event: FileShared, *, deps: Deps) -> Reply:
             f"You sent {len(event.files)} files; please send one HR CSV at a time.",
             "Each import replaces all the HR data, so I take exactly one file per message."), deps=deps)
     file = event.files[0]
-    if not file.name.lower().endswith(".csv"):
+    if file.name and not file.name.lower().endswith(".csv"):  # no name: the platform could not say; read it
         return await _refuse(event, "not a CSV", Reply.say(
             f"{_shown(file.name)} is not a CSV file, so nothing was imported.",
             f"Export the HR data as CSV UTF-8 with the columns {', '.join(COLUMNS)} (email or identity, "

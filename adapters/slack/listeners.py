@@ -225,8 +225,8 @@ class Listeners:
             return file
         try:
             info = await client.files_info(file=str(file["id"]))
-        except SlackApiError as failure:
-            log.info("Slack: files.info failed: %s", failure.response.get("error"))
+        except (SlackApiError, OSError, TimeoutError) as failure:  # the read then says no link was given
+            log.info("Slack: files.info failed: %s", type(failure).__name__)
             return file
         found = info.get("file")
         return found if isinstance(found, Mapping) else file

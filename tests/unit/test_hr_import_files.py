@@ -81,6 +81,8 @@ async def test_a_granted_admin_may_import_too() -> None:
     ("big.csv", Reads(b"x" * (MAX_FILE_BYTES + 1)), None, "big.csv is over 5 MB; I take HR files of up to 5 MB"),
     ("gone.csv", Reads(failure="the link has expired"), None,
      "I couldn't fetch gone.csv from the console (the link has expired), so nothing was imported."),
+    ("", Reads(failure="no download link"), None,
+     "I couldn't fetch the file from the console (no download link), so nothing was imported."),
     ("latin.csv", Reads("email\nzoé@example.com\n".encode("latin-1")), None, "latin.csv is not UTF-8 text"),
     ("empty.csv", Reads(b""), None, "line 1: the file needs a header row"),
 ])
@@ -91,7 +93,7 @@ async def test_a_file_that_cannot_be_imported_gets_a_clear_answer_and_changes_no
     assert said in text_of(reply)
     assert w.state.hr_records == {}
     assert w.store.audit_actions() == [("admin.import_people", "invalid")]
-    if size is not None or not name.endswith(".csv"):
+    if size is not None or (name and not name.endswith(".csv")):
         assert read.limits == []  # refused on what the platform said, before any download
 
 
