@@ -23,6 +23,7 @@ TEXT_LIMITS = {"department": 80, "location": 80, "manager": 254, "email": 254, "
 OPERATOR = Actor("cli", "local", "operator")  # the person at the terminal: the audit log names them too
 ACTION = "admin.import_people"
 MAX_FILE_BYTES = 5 * 1024 * 1024  # an export of 50,000 people is about 4 MB
+ERROR_SHOWN_MAX = 300  # a problem quotes its cell, which may be long: a chat reply shows the start
 PLATFORM_NAMES = {"slack": "Slack", "teams": "Teams", "console": "the console"}
 
 
@@ -85,7 +86,8 @@ async def on_file_shared(event: FileShared, *, deps: Deps) -> Reply:
     count, errors = await import_people(text, deps=deps, actor=event.actor)
     if errors:
         return await _refuse(event, f"{len(errors)} problem{'' if len(errors) == 1 else 's'}", Reply.say(
-            f"Nothing imported from {_shown(file.name)}: fix these and send it again.", "\n".join(errors)),
+            f"Nothing imported from {_shown(file.name)}: fix these and send it again.",
+            "\n".join(e if len(e) <= ERROR_SHOWN_MAX else e[: ERROR_SHOWN_MAX - 1] + "…" for e in errors)),
             deps=deps)
     return Reply.say(f"Imported {count} {'person' if count == 1 else 'people'} from {_shown(file.name)}.",
                      "Their level, department, manager and location now come from HR: they win over what people "
@@ -101,7 +103,7 @@ async def _refuse(event: FileShared, why: str, reply: Reply, *, deps: Deps) -> R
 
 
 def _too_large(file: SharedFile) -> Reply:
-    size = f"{file.size / 1_048_576:.1f} MB" if file.size is not None else "over 5 MB"
+    size = f"{file.size / 1_048_576:.1f} MB" if file.size is not None else f"over {MAX_FILE_BYTES // 1_048_576} MB"
     return Reply.say(f"{_shown(file.name)} is {size}; I take HR files of up to {MAX_FILE_BYTES // 1_048_576} MB, "
                      "so nothing was imported.",
                      "Leave out the columns the import does not use, or run `mentorbot import-people FILE.csv` "

@@ -97,6 +97,16 @@ async def test_a_file_that_cannot_be_imported_gets_a_clear_answer_and_changes_no
         assert read.limits == []  # refused on what the platform said, before any download
 
 
+async def test_every_bad_row_is_named_and_a_long_cell_is_cut_in_the_reply() -> None:
+    w = World()
+    reply = await w.engine.dispatch(shared(BOSS, ("hr.csv", Reads(b"email,level\nbad,L2\n" + b"x" * 500 + b",L2\n"))))
+    problems = reply.messages[0].sections[0].split("\n")
+    assert problems[0] == "line 2, column email: 'bad' is not an email"
+    assert problems[1].startswith("line 3, column email: 500 characters; at most 254 are allowed")
+    assert len(problems) == 3 and len(problems[2]) == 300 and problems[2].endswith("…")
+    assert w.state.hr_records == {}
+
+
 async def test_two_files_at_once_are_refused_rather_than_one_replacing_the_other() -> None:
     w = World()
     first, second = Reads(), Reads()
