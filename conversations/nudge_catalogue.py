@@ -94,6 +94,12 @@ class FitCheck(ToBoth):
         return _check_placeholders(text, PERSON_PLACEHOLDERS)
 
 
+class Farewell(ToBoth):
+    """The end of the cohort, with a button to the final anonymous feedback round when it is open."""
+
+    feedback_button: str = Field("Give anonymous feedback", min_length=1, max_length=75)
+
+
 class Inactive(ToBoth):
     """No meeting in 45 days: both are nudged, and the admins get one notice."""
 
@@ -208,7 +214,7 @@ class NudgeSettings(_Strict):
             "Junior colleagues rarely hear what their advice led to. Hearing it shows the time was worth it, and "
             "makes the last third more candid.")),
     )
-    cohort_end: ToBoth = ToBoth(
+    cohort_end: Farewell = Farewell(
         mentor=NudgeText(title="'{cohort}' is ending: thank you for mentoring", text=(
             "You shared what you know with someone senior to you, and that takes courage. Thank you.",
             "Take five minutes to reflect: what did you learn about how decisions are made, and what would you "
@@ -221,6 +227,7 @@ class NudgeSettings(_Strict):
             "mentors rarely get recognised for this work, and it matters.",
             "One last thing: the final feedback round is anonymous. Tell us honestly how it went, so the next "
             "cohort is better.")),
+        feedback_button="Give anonymous feedback",
     )
 
     @model_validator(mode="before")

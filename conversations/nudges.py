@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from conversations import helpdesk
+from conversations import feedback, helpdesk
 from conversations.calendar import in_slot, local_day, next_slot, next_working_day
 from conversations.caller import the_caller
 from conversations.deps import Deps
@@ -20,7 +20,7 @@ from conversations.directory import admins_of
 from conversations.events import ActionTaken
 from conversations.messages import Button, Message, Reply
 from conversations.model import CheckIn, Cohort, Nudge, Pair, Person, Role
-from conversations.nudge_catalogue import FitCheck, Inactive, NudgeText, ToBoth, ToMentee
+from conversations.nudge_catalogue import Farewell, FitCheck, Inactive, NudgeText, ToBoth, ToMentee
 from conversations.partners import cohort_end
 from conversations.ports import UnitOfWork
 
@@ -245,8 +245,10 @@ async def on_send(subject: str, uow: UnitOfWork, deps: Deps) -> None:
     partner = await uow.people.get(pair.mentee_id if person.id == pair.mentor_id else pair.mentor_id)
     if partner is None:
         return
-    await uow.outbox.enqueue(person.actor, nudge_message(deps, entry, pair, cohort, person, partner), now,
-                             about=partner.id)
+    rounds = await uow.feedback.open_rounds(cohort.id) if isinstance(entry, Farewell) else []
+    message = nudge_message(deps, entry, pair, cohort, person, partner,
+                            feedback_round=rounds[-1].id if rounds else None)
+    await uow.outbox.enqueue(person.actor, message, now, about=partner.id)
 
 
 async def _defer(uow: UnitOfWork, nudge: Nudge, to: datetime) -> None:
@@ -261,14 +263,17 @@ def _values(deps: Deps, cohort: Cohort, person: Person, partner: Person) -> dict
 
 
 def nudge_message(deps: Deps, entry: ToBoth | ToMentee, pair: Pair, cohort: Cohort, person: Person,
-                  partner: Person) -> Message:
-    """The nudge as this person reads it, worded for their side of the pair."""
+                  partner: Person, *, feedback_round: str | None = None) -> Message:
+    """The nudge as this person reads it, worded for their side of the pair (the cohort's farewell with a button
+    to its open feedback round, if there is one)."""
     text: NudgeText = entry.mentor if isinstance(entry, ToBoth) and person.id == pair.mentor_id else entry.mentee
     values = _values(deps, cohort, person, partner)
     buttons: tuple[Button, ...] = ()
     if isinstance(entry, FitCheck):
         buttons = (Button(entry.going_well, FIT_GOOD, pair.id, style="primary"),
                    Button(entry.not_a_fit, FIT_REPAIR, pair.id))
+    if isinstance(entry, Farewell) and feedback_round is not None:
+        buttons = (Button(entry.feedback_button, feedback.START, feedback_round, style="primary"),)
     return Message(text.title.format(**values), tuple(p.format(**values) for p in text.text), buttons=buttons)
 
 

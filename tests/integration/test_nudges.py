@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from conversations import nudges
+from conversations import feedback, nudges
 from conversations.calendar import in_slot, local_day
 from conversations.deps import Deps
 from conversations.engine import Engine
@@ -152,7 +152,8 @@ async def _rig(uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, *, settin
                weeks: int = 12, started: bool = True, now: datetime = START) -> Rig:
     clock = FakeClock(now)
     platform = ClockedMessenger(clock)
-    deps = Deps(uow=uow_factory, settings=settings, clock=clock, messengers={"console": platform})
+    deps = Deps(uow=uow_factory, settings=settings, clock=clock, messengers={"console": platform},
+                feedback_key=b"k" * 32)
     mentor = Person(id=uuid.uuid4().hex, actor=BOB, profile=_profile("Bob Brown", "mentor", "Europe/Paris"))
     mentee = Person(id=uuid.uuid4().hex, actor=ALICE, profile=_profile("Alice Adams", "mentee", "America/New_York"))
     cohort = Cohort(id=uuid.uuid4().hex, platform="console", workspace="console", name="Spring 2027",
@@ -164,6 +165,8 @@ async def _rig(uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, *, settin
         await uow.people.add(mentor)
         await uow.people.add(mentee)
         await uow.cohorts.add(cohort)
+        await uow.cohorts.add_member(cohort.id, mentor.id, now)
+        await uow.cohorts.add_member(cohort.id, mentee.id, now)
         await uow.pairs.add(pair)
         await nudges.pair_started(uow, deps, cohort, pair)  # as rhythm.start_pair does, in the same transaction
         await uow.commit()
@@ -421,3 +424,21 @@ async def test_the_fit_check_buttons_going_well_and_a_blame_free_re_pair(
     assert request.id in " ".join([rig.platform.to(BOSS)[0].text, *rig.platform.to(BOSS)[0].sections,
                                    *(f.value for f in rig.platform.to(BOSS)[0].facts)])
     assert rig.platform.to(BOB) == []  # the partner never learns
+
+
+async def test_the_farewell_links_to_the_final_feedback_round_while_it_is_open(
+        uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine) -> None:
+    rig = await _rig(uow_factory, engine, weeks=2)
+    await rig.run_until(START + timedelta(weeks=1, days=6))
+    async with rig.deps.uow() as uow:
+        final = await feedback.open_round(uow, rig.deps, rig.cohort, "end")
+        assert final is not None
+        await uow.commit()
+    await rig.run_until(START + timedelta(weeks=2, days=1))
+    (farewell,) = [s.message for s in rig.platform.log if s.to == BOB and "is ending" in s.message.text]
+    assert farewell.text == "'Spring 2027' is ending: thank you for mentoring"
+    assert "final feedback round is anonymous" in farewell.sections[-1]
+    (button,) = farewell.buttons
+    assert (button.label, button.action, button.value) == ("Give anonymous feedback", feedback.START, final.id)
+    opened = await Engine(rig.deps).dispatch(ActionTaken(BOB, button.action, button.value))
+    assert opened.form is not None and opened.form.id == feedback.FEEDBACK_FORM
