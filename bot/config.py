@@ -52,6 +52,8 @@ _SECRET_ENV = {
     "slack_client_secret": "SLACK_CLIENT_SECRET",
     "teams_app_id": "TEAMS_APP_ID",
     "teams_app_password": "TEAMS_APP_PASSWORD",
+    "feedback_key": "FEEDBACK_KEY",
+    "feedback_key_file": "FEEDBACK_KEY_FILE",
 }
 
 
@@ -66,6 +68,8 @@ class Secrets:
     slack_client_secret: str | None = None
     teams_app_id: str | None = None
     teams_app_password: str | None = None
+    feedback_key: str | None = None  # keys anonymous feedback receipts (bot/feedback_key.py)
+    feedback_key_file: str | None = None  # where a generated key lives when FEEDBACK_KEY is not set
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Secrets:

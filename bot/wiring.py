@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the platform SDKs load only when their platform is configur
     from adapters.teams.app import TeamsSide
 
 from bot.config import AppConfig
+from bot.feedback_key import FeedbackKeyError, load_feedback_key
 from bot.metrics import Metrics, sql_outbox_reader
 from conversations.clock import SystemClock
 from conversations.deps import Deps
@@ -82,9 +83,15 @@ async def check_database(url: str) -> None:
 async def build_bot(config: AppConfig, messengers: Mapping[str, Messenger], *, clock: Clock | None = None) -> Bot:
     """Wire storage, engine and outbox sender for one process; platforms add their messengers after."""
     messengers = dict(messengers)
+    try:
+        feedback_key = load_feedback_key(config.secrets.feedback_key, config.secrets.feedback_key_file,
+                                         config.database_url)
+    except (FeedbackKeyError, OSError, ValueError) as problem:
+        raise StartupError(f"feedback key: {problem}") from None
     db = create_engine(config.database_url)
-    deps = Deps(uow=SqlUnitOfWorkFactory(db), settings=config.program, clock=clock or SystemClock(),
-                messengers=messengers)
+    uow = SqlUnitOfWorkFactory(db)
+    deps = Deps(uow=uow, settings=config.program, clock=clock or SystemClock(), messengers=messengers,
+                feedback_key=feedback_key, scrubber=uow)
     server = config.server
     policy = OutboxPolicy(batch=server.outbox_batch, lease_seconds=server.outbox_lease_seconds,
                           max_attempts=server.outbox_max_attempts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,39 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalize_url(url)).get_backend_name() == "sqlite"
 
 
+class _NoStoredValues(logging.Filter):
+    """Keep what rows hold out of logs at every level: profiles, notes and anonymous feedback answers.
+
+    SQLAlchemy logs each fetched row at DEBUG ("Row (...)"); aiosqlite logs each call with its SQL
+    parameters at DEBUG ("executing functools.partial(...)"). hide_parameters covers the statements."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        return not message.startswith(("Row ", "executing ", "operation ", "returning exception "))
+
+
+def _keep_values_out_of_logs() -> None:
+    for name in ("sqlalchemy.engine.Engine", "aiosqlite"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoStoredValues) for f in logger.filters):
+            logger.addFilter(_NoStoredValues())
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; on SQLite every transaction takes the write lock up front, so writers queue."""
+    """An async engine; on SQLite every transaction takes the write lock up front, so writers queue.
+
+    Statement parameters never appear in logs or error messages (hide_parameters), nor do fetched rows."""
     url = normalize_url(url)
+    _keep_values_out_of_logs()
     if not is_sqlite(url):
         # Connections beyond pool_size are closed when returned: under steady concurrency above it every
         # request would open a new connection (TCP + SSL negotiation). Keep enough for a busy replica.
-        return create_async_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_pre_ping=False)
+        return create_async_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_pre_ping=False,
+                                   hide_parameters=True)
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     _make_sqlite_transactions_immediate(engine)
     return engine
 
