@@ -1,0 +1,114 @@
+"""Nudges end to end on Slack: each side's own nudge in their DM, one a day, and the fit check's buttons."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from conversations import nudges
+from conversations.jobs import run_due_jobs
+from tests.fakes.memory import FakeClock
+from tests.fakes.slack_api import Call
+from tests.integration.slack_harness import ADMIN, SlackHarness, blocks_problem, slack_harness
+
+START = datetime(2027, 3, 1, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Paris and Berlin
+BOB = "U0BOB0001"  # the junior: the mentor, in Berlin
+ALICE = "U0ALICE01"  # the senior: the mentee, in Paris
+
+
+@pytest.fixture
+async def slack(migrated_url: str) -> AsyncIterator[SlackHarness]:
+    async with slack_harness(migrated_url, FakeClock(START)) as harness:
+        yield harness
+        assert harness.fake.invalid == [], "every Block Kit payload must validate"
+
+
+def _words(call: Call) -> str:
+    return json.dumps(call.params["blocks"], ensure_ascii=False).replace("&amp;", "&")
+
+
+def _button(call: Call, label: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [e for b in call.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+             if e["type"] == "button" and e["text"]["text"] == label]
+    assert len(found) == 1, label
+    return found[0]
+
+
+async def _tick(slack: SlackHarness, at: datetime) -> None:
+    """What the scheduler does at `at`: run due jobs, then deliver the outbox."""
+    slack.clock.set(at)
+    await run_due_jobs(slack.bot.deps)
+    await slack.bot.sender.drain()
+
+
+def _titles(slack: SlackHarness, user: str) -> list[str]:
+    return [c.params["text"] for c in slack.posted_to(user)]
+
+
+async def test_nudges_reach_each_side_in_their_dm_and_a_re_pair_stays_confidential(slack: SlackHarness) -> None:
+    await slack.command('admin cohort open "Spring 2027" --weeks 12', user=ADMIN)
+    for user, name, role, level, tz in ((BOB, "Bob Brown", "mentor", "L2 Analyst", "Europe/Berlin"),
+                                        (ALICE, "Alice Adams", "mentee", "L9 Vice President", "Europe/Paris")):
+        answer = await slack.join(user, name=name, role=role, level=level, tz=tz, department=name.split()[0])
+        assert (answer.status, answer.text) == (200, ""), answer.text
+    paired = await slack.command(f"admin pair slack:{BOB} slack:{ALICE}", user=ADMIN)
+    assert "Paired Bob Brown (mentor) with Alice Adams" in paired.text
+    await slack.bot.sender.drain()
+    slack.fake.calls.clear()
+
+    # a working day after the introduction, each gets the nudge for their side, at 09:00 their time
+    await _tick(slack, START + timedelta(days=1))
+    assert _titles(slack, BOB) == [] and _titles(slack, ALICE) == []  # 08:00 local: not yet
+    await _tick(slack, START + timedelta(days=1, hours=1))
+    (bob_first,) = slack.posted_to(BOB)
+    assert bob_first.params["text"] == "Before you meet Alice Adams"
+    assert "You set the agenda." in _words(bob_first) and "Meet on neutral ground" in _words(bob_first)
+    (alice_first,) = slack.posted_to(ALICE)
+    assert alice_first.params["text"] == "Before you meet Bob Brown"
+    assert "Let Bob Brown set the agenda." in _words(alice_first)
+    assert slack.posted_to(BOB, ALICE) == []  # nudges are private, never in the pair's group DM
+
+    # they met: the check-in flow fires the fit check; both had a nudge today, so it comes tomorrow
+    async with slack.bot.deps.uow() as uow:
+        bob = await uow.people.by_actor(slack.actor(BOB))
+        assert bob is not None
+        (pair,) = await uow.pairs.active_of(bob.id)
+        assert await nudges.fire(uow, slack.bot.deps, pair, nudges.AFTER_FIRST_MEETING) == 2
+        await uow.commit()
+    await _tick(slack, START + timedelta(days=1, hours=8))
+    assert len(slack.posted_to(BOB)) == 1
+    await _tick(slack, START + timedelta(days=2, hours=1))
+    bob_fit, alice_fit = slack.posted_to(BOB)[-1], slack.posted_to(ALICE)[-1]
+    assert bob_fit.params["text"] == "How is it going with Alice Adams?"
+    assert "Alice Adams never sees your answer" in _words(bob_fit)
+    assert alice_fit.params["text"] == "How is it going with Bob Brown?"
+
+    # Alice asks for a new partner: a confidential request to the admin; Bob hears nothing of it
+    repair = _button(alice_fit, "Not a fit: re-pair me")
+    assert repair["action_id"].split("|")[0] == nudges.FIT_REPAIR
+    before_bob = len(slack.fake.calls_to("chat.postMessage"))
+    await slack.click(repair["action_id"], repair["value"], user=ALICE, name="repair")
+    (replaced,) = await slack.fake.wait_for("response_url:repair")
+    assert replaced.params["replace_original"] is True
+    assert blocks_problem(replaced.params["blocks"]) is None
+    assert "Only the program admins see this, and Bob Brown is not told" in replaced.params["text"]
+    await slack.bot.sender.drain()
+    (to_admin,) = [c for c in slack.posted_to(ADMIN) if "Confidential" in c.params["text"]]
+    assert to_admin.params["text"].startswith("Confidential: Alice Adams asks for a new partner, blame-free")
+    assert len(slack.posted_to(BOB)) == 2  # still only his two nudges
+    assert all("Alice Adams asks" not in c.params["text"] for c in slack.fake.calls_to("chat.postMessage")[
+        before_bob:] if c.params.get("channel") == slack.dm_channel(BOB))
+
+    good = _button(bob_fit, "Going well")
+    await slack.click(good["action_id"], good["value"], user=BOB, name="good")
+    (glad,) = await slack.fake.wait_for("response_url:good")
+    assert glad.params["text"] == "Glad to hear it. Enjoy the next one."
+    async with slack.bot.deps.uow() as uow:
+        assert len(await uow.help.of_person(bob.id)) == 0
+        stored = await uow.nudges.of_pair(pair.id)
+    assert sorted((n.trigger, n.sent_day) for n in stored if n.person_id == bob.id) == [
+        ("after_first_meeting", "2027-03-03"), ("before_first_meeting", "2027-03-02")]
