@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument("--out", metavar="PATH", default="mentorbot-teams.zip", help="where to write the zip")
     package.add_argument("--domain", action="append", default=[], metavar="HOST",
                          help="a domain the app may open (repeatable)")
+    report = verbs.add_parser("report", help="print a cohort's report and write its chart as a PNG")
+    report.add_argument("--cohort", metavar="NAME", help="which cohort (default: the running one, else the latest)")
+    report.add_argument("--out", metavar="PATH", default="report.png", help="where to write the chart (PNG)")
+    export = verbs.add_parser("export", help="write a cohort's aggregates and its pairs with their reasons as CSV")
+    export.add_argument("--cohort", metavar="NAME", help="which cohort (default: the running one, else the latest)")
+    export.add_argument("--out", metavar="DIR", default="data/exports", help="the folder to write the CSV files to")
     return parser
 
 
@@ -71,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_serve(config))
         elif verb == "import-people":
             return asyncio.run(_import_people(config, Path(args.file)))
+        elif verb in ("report", "export"):
+            from bot import reports_cli  # matplotlib and the report code load only for these verbs
+
+            command = reports_cli.report_command if verb == "report" else reports_cli.export_command
+            return asyncio.run(command(config, args.cohort, Path(args.out)))
         else:
             asyncio.run(_shell(config, getattr(args, "user", None)))
     except StartupError as problem:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import itertools
 import json
 import random
@@ -266,6 +268,9 @@ class FakeBotConnector:
         if self.card_validator is None:
             return None
         for i, attachment in enumerate(body.get("attachments") or []):
+            reason = _image_problem(attachment)
+            if reason is not None:
+                return f"attachments[{i}]: {reason}"
             if isinstance(attachment, dict) and attachment.get("contentType") == ADAPTIVE_CARD:
                 content = attachment.get("content")
                 if not isinstance(content, dict):
@@ -379,6 +384,23 @@ def _route(http_method: str, raw_path: str) -> _Route:
         case "GET", ["members", member_id]:
             return _Route("members", conversation_id, member_id=member_id)
     return _Route("unknown", conversation_id)
+
+
+def _image_problem(attachment: Any) -> str | None:
+    """Why Teams would not show an inline image attachment: it needs an https URL or a base64 data: URI of its type."""
+    if not isinstance(attachment, dict) or not str(attachment.get("contentType", "")).startswith("image/"):
+        return None
+    url = str(attachment.get("contentUrl") or "")
+    if url.startswith("https://"):
+        return None
+    prefix = f"data:{attachment['contentType']};base64,"
+    if not url.startswith(prefix):
+        return f"an inline image needs an https URL or a {prefix}... URI"
+    try:
+        base64.b64decode(url.removeprefix(prefix), validate=True)
+    except (binascii.Error, ValueError):
+        return "the inline image's data: URI is not valid base64"
+    return None
 
 
 def _error(status: int, code: str | None, message: str | None) -> dict[str, Any]:

@@ -140,3 +140,13 @@ async def test_a_picture_name_cannot_escape_the_exports_folder(tmp_path: Path) -
                                                                  Message("x", image=image))
     assert (tmp_path / "exports" / "evil.png").exists()
     assert not (tmp_path / "etc").exists()
+
+
+def test_the_fake_connector_refuses_an_inline_image_teams_could_not_show() -> None:
+    from tests.fakes.bot_connector import _image_problem
+
+    good = teams.image_attachment(ImageFile("c.png", png(), "a chart"))
+    assert _image_problem(good) is None
+    assert _image_problem({**good, "contentUrl": "data:image/png;base64,@@not base64@@"}) is not None
+    assert _image_problem({**good, "contentUrl": "http://example.com/c.png"}) is not None
+    assert _image_problem({"contentType": "image/png", "contentUrl": "https://example.com/c.png"}) is None

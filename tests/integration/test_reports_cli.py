@@ -1,0 +1,57 @@
+"""`mentorbot report` and `mentorbot export` on a real database, as an operator runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.integration.cli import mentorbot
+from tests.report_seed import COHORT, seed_cohort
+from tests.unit.test_reports import png_size
+
+
+async def test_report_prints_the_report_and_writes_the_chart(migrated_url: str, uow_factory: SqlUnitOfWorkFactory,
+                                                             tmp_path: Path) -> None:
+    await seed_cohort(uow_factory, platform="slack", workspace="T0001", now=datetime.now(UTC))
+    out = tmp_path / "charts" / "report.png"
+    run = await mentorbot("report", "--cohort", COHORT, "--out", str(out), database_url=migrated_url)
+    assert run.code == 0, run.err
+    assert run.out.startswith(f"Report for '{COHORT}' (running)\nSigned up: 13\n")
+    assert "Meeting rate: 67 % (24 of 36) check-ins" in run.out
+    assert "Everyone: 12 answers, safety 4.5/5" in run.out
+    assert "Mentors: not enough answers yet" in run.out
+    assert "[someone] helped me see TikTok differently" in run.out
+    assert f"Chart: {out}" in run.out
+    assert png_size(out.read_bytes()) == (1000, 460)
+
+
+async def test_export_writes_the_aggregates_and_the_pairs_as_csv(migrated_url: str, uow_factory: SqlUnitOfWorkFactory,
+                                                                 tmp_path: Path) -> None:
+    await seed_cohort(uow_factory, platform="teams", workspace="tenant-1", now=datetime.now(UTC))
+    run = await mentorbot("export", "--out", str(tmp_path), database_url=migrated_url)  # the running cohort
+    assert run.code == 0, run.err
+    numbers = tmp_path / "report-spring-2027-aggregates.csv"
+    pairs = tmp_path / "report-spring-2027-pairs.csv"
+    assert run.out.splitlines() == [f"mentorbot: wrote {numbers}", f"mentorbot: wrote {pairs}"]
+    rows = list(csv.reader(io.StringIO(numbers.read_text(encoding="utf-8"), newline="")))
+    assert ["participation", "", "", "signed_up", "13"] in rows
+    assert ["nudges", "", "", "sent", "3"] in rows
+    assert numbers.read_bytes().count(b"\r\n") == len(rows)
+    assert "TikTok" not in numbers.read_text(encoding="utf-8")
+    pair_rows = list(csv.reader(io.StringIO(pairs.read_text(encoding="utf-8"), newline="")))
+    assert len(pair_rows) == 7 and pair_rows[1][:2] == ["Ada Park", "Grace Liu"]
+
+
+async def test_an_unknown_cohort_is_one_line_and_exit_code_2(migrated_url: str, uow_factory: SqlUnitOfWorkFactory,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    empty = await mentorbot("report", "--out", str(out / "r.png"), database_url=migrated_url)
+    assert empty.code == 2 and empty.err.splitlines()[-1] == "mentorbot: there is no cohort yet"
+    await seed_cohort(uow_factory, platform="console", workspace="console", now=datetime.now(UTC))
+    run = await mentorbot("export", "--cohort", "Autumn 2031", "--out", str(out), database_url=migrated_url)
+    assert run.code == 2
+    assert run.err.splitlines()[-1] == f"mentorbot: there is no cohort named 'Autumn 2031'; cohorts: '{COHORT}'"
+    assert not out.exists()  # nothing written
