@@ -214,3 +214,25 @@ async def test_0006_adds_the_rhythm_tables_and_a_checkin_survives_up_and_down(da
     await upgrade(database_url)
     assert await _execute(database_url, "SELECT count(*) FROM checkins") == [(0,)]
     assert (await schema_state(database_url))[0] == "0007"
+
+
+async def test_0007_adds_the_feedback_tables_and_schedules_rounds_for_cohorts_already_running(
+        database_url: str) -> None:
+    await upgrade(database_url, "0006")
+    await _execute(database_url,
+                   "INSERT INTO cohorts (id, platform, workspace, name, state, weeks, cadence, created_at, "
+                   "started_at, members_left) VALUES ('c1', 'slack', 'T1', 'Spring', 'running', 8, 'biweekly', "
+                   "'2026-05-04 09:30:00', '2026-05-04 09:30:00', 0)",
+                   "INSERT INTO cohorts (id, platform, workspace, name, state, weeks, cadence, created_at, "
+                   "members_left) VALUES ('c2', 'slack', 'T2', 'Autumn', 'signup', 8, 'biweekly', "
+                   "'2026-05-04 09:30:00', 0)")
+    await upgrade(database_url, "0007")
+    assert await _tables(database_url) == TABLES
+    assert "uq_feedback_rounds_one_open" in await _indexes(database_url, "feedback_rounds")
+    jobs = await _execute(database_url, "SELECT kind, subject, state FROM jobs ORDER BY due_at")
+    assert jobs == [("feedback.round", "c1:mid", "pending"), ("feedback.round", "c1:end", "pending")]
+
+    await downgrade(database_url, "0006")
+    assert await _tables(database_url) == TABLES_0006
+    assert await _execute(database_url, "SELECT count(*) FROM jobs") == [(0,)]
+    assert await _execute(database_url, "SELECT id FROM cohorts ORDER BY id") == [("c1",), ("c2",)]

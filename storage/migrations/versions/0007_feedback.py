@@ -8,6 +8,7 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,6 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OPEN_ROUND = "state = 'open'"
+OPEN_DAYS = 7  # program.feedback.open_days' default: cohorts running before this migration use it once
 
 
 def _when() -> sa.DateTime:
@@ -69,9 +71,46 @@ def upgrade() -> None:
                                 ondelete="CASCADE"),
         sqlite_with_rowid=False,
     )
+    _schedule_rounds_of_running_cohorts()
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _schedule_rounds_of_running_cohorts() -> None:
+    """Cohorts already running get their mid-way and end rounds, as cohorts starting from now on do."""
+    bind = op.get_bind()
+    cohorts = sa.table("cohorts", sa.column("id", sa.String()), sa.column("state", sa.String()),
+                       sa.column("weeks", sa.Integer()), sa.column("started_at", _when()))
+    jobs = sa.table("jobs", sa.column("kind", sa.String()), sa.column("subject", sa.String()),
+                    sa.column("due_at", _when()), sa.column("state", sa.String()), sa.column("attempts", sa.Integer()),
+                    sa.column("last_error", sa.String()), sa.column("created_at", _when()))
+    sqlite = bind.dialect.name == "sqlite"
+    now = datetime.now(UTC)
+    rows = []
+    for cohort_id, weeks, started in bind.execute(sa.select(cohorts.c.id, cohorts.c.weeks, cohorts.c.started_at)
+                                                  .where(cohorts.c.state == "running")):
+        if started is None:
+            continue
+        begun = _utc(started if isinstance(started, datetime) else datetime.fromisoformat(str(started)))
+        length = timedelta(weeks=int(weeks))
+        due = {"mid": begun + length / 2,
+               "end": max(begun + length - timedelta(days=OPEN_DAYS), begun + length / 2 + timedelta(days=OPEN_DAYS))}
+        for kind, at in due.items():
+            if kind == "mid" and int(weeks) < 2:
+                continue
+            rows.append({"kind": "feedback.round", "subject": f"{cohort_id}:{kind}", "due_at": at, "state": "pending",
+                         "attempts": 0, "last_error": "", "created_at": now})
+    if sqlite:  # the app stores naive UTC on SQLite
+        rows = [{**r, "due_at": r["due_at"].replace(tzinfo=None), "created_at": now.replace(tzinfo=None)}
+                for r in rows]
+    if rows:
+        op.bulk_insert(jobs, rows)
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM jobs WHERE kind LIKE 'feedback.%'")
     op.drop_table("feedback_receipts")
     op.drop_table("feedback_answers")
     op.drop_table("feedback_rounds")
