@@ -55,3 +55,17 @@ async def test_an_unknown_cohort_is_one_line_and_exit_code_2(migrated_url: str, 
     assert run.code == 2
     assert run.err.splitlines()[-1] == f"mentorbot: there is no cohort named 'Autumn 2031'; cohorts: '{COHORT}'"
     assert not out.exists()  # nothing written
+
+
+async def test_admin_report_in_the_console_saves_the_chart_under_data_exports(
+        migrated_url: str, uow_factory: SqlUnitOfWorkFactory, tmp_path: Path) -> None:
+    await seed_cohort(uow_factory, platform="console", workspace="console", now=datetime.now(UTC))
+    run = await mentorbot("shell", "--as", "alice", database_url=migrated_url, cwd=tmp_path,
+                          stdin="admin report\nadmin export\n/as bob\nadmin report\n")
+    assert run.code == 0, run.err
+    chart = Path("data") / "exports" / "report-spring-2027.png"
+    assert png_size((tmp_path / chart).read_bytes()) == (1000, 460)
+    assert f"Saved as {chart})" in run.out
+    assert "Everyone: 12 answers, safety 4.5/5" in run.out
+    assert (tmp_path / "data" / "exports" / "report-spring-2027-pairs.csv").exists()
+    assert "Only program admins can use admin commands." in run.out.split("bob> ")[1]
