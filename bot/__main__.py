@@ -15,6 +15,7 @@ import yaml
 from adapters.console import ConsoleMessenger, ConsoleSession
 from bot.config import AppConfig, ConfigError, config_path, load_config
 from bot.logging_setup import configure_logging, secret_values
+from bot.migration_lock import migration_lock
 from bot.server import build_web_app, serve
 from bot.wiring import StartupError, add_slack, add_teams, build_bot, check_database, start_scheduler
 from storage.db import redact
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     export = verbs.add_parser("export", help="write a cohort's aggregates and its pairs with their reasons as CSV")
     export.add_argument("--cohort", metavar="NAME", help="which cohort (default: the running one, else the latest)")
     export.add_argument("--out", metavar="DIR", default="data/exports", help="the folder to write the CSV files to")
+    person = verbs.add_parser("export-person", help="write everything stored about one person as JSON")
+    person.add_argument("who", metavar="USER", help="platform:workspace:user_id (e.g. slack:T0123:U0456) or email")
+    person.add_argument("--out", metavar="PATH", help="where to write the JSON (default: standard output)")
     return parser
 
 
@@ -77,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_serve(config))
         elif verb == "import-people":
             return asyncio.run(_import_people(config, Path(args.file)))
+        elif verb == "export-person":
+            from bot.export_person import export_person_command
+
+            return asyncio.run(export_person_command(config, args.who, Path(args.out) if args.out else None))
         elif verb in ("report", "export"):
             from bot import reports_cli  # matplotlib and the report code load only for these verbs
 
@@ -130,7 +138,8 @@ def _teams_package(app_id: str | None, out: Path, domains: list[str]) -> int:
 
 async def _migrate(config: AppConfig) -> None:
     try:
-        await upgrade(config.database_url)
+        async with migration_lock(config.database_url):  # replicas that migrate on start take turns
+            await upgrade(config.database_url)
     except Exception as failure:
         reason = str(failure).splitlines()[0][:200] if str(failure) else type(failure).__name__
         raise StartupError(f"could not migrate the database at {redact(config.database_url)}: {reason}") from None
