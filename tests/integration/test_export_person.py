@@ -7,11 +7,17 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conversations.events import Actor
+from conversations.deps import Deps
+from conversations.engine import Engine
+from conversations.events import Actor, Command
+from conversations.feedback import receipt_of
+from conversations.messages import Message
 from conversations.model import (
     AuditEntry,
     CheckIn,
     Cohort,
+    FeedbackAnswer,
+    FeedbackRound,
     HelpMessage,
     HelpRequest,
     Nudge,
@@ -21,8 +27,10 @@ from conversations.model import (
     Profile,
     Reason,
 )
-from conversations.messages import Message
+from conversations.settings import Admins, ProgramSettings
 from storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.fakes.memory import FakeClock
+from tests.fakes.messenger import FakeMessenger
 from tests.integration.cli import mentorbot
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -105,15 +113,6 @@ async def test_export_person_writes_everything_of_theirs_and_nothing_private_of_
 
 async def test_admin_forget_erases_a_person_everywhere_but_their_anonymous_answers_stay(
         migrated_url: str, uow_factory: SqlUnitOfWorkFactory) -> None:
-    from conversations.deps import Deps
-    from conversations.engine import Engine
-    from conversations.events import Command
-    from conversations.feedback import receipt_of
-    from conversations.model import FeedbackAnswer, FeedbackRound
-    from conversations.settings import Admins, ProgramSettings
-    from tests.fakes.memory import FakeClock
-    from tests.fakes.messenger import FakeMessenger
-
     await _seed(uow_factory)
     key = b"k" * 32
     async with uow_factory() as uow:
