@@ -20,6 +20,7 @@ from conversations.events import ActionTaken, Command, FormSubmitted, FormValue
 from conversations.messages import Button, Choice, Field, Form, Message, Reply
 from conversations.model import Cohort, FeedbackAnswer, FeedbackRound, Person, RoundKind
 from conversations.ports import UnitOfWork
+from conversations.report_flow import after_round_closed
 
 FEEDBACK_FORM = "feedback"
 START = "feedback.start"  # button action opening the form; value: a round id, or "" for the caller's open round
@@ -150,6 +151,7 @@ async def close_round(uow: UnitOfWork, deps: Deps, feedback_round: FeedbackRound
         return False
     await uow.jobs.cancel(REMIND, feedback_round.id)  # its close job, if still waiting, finds it closed
     await uow.jobs.schedule(SCRUB, feedback_round.id, now)
+    await after_round_closed(uow, deps, feedback_round.id)  # safety below target: the admins hear, once a round
     return True
 
 

@@ -46,7 +46,7 @@ def _profile(name: str, role: Role) -> Profile:
                    email=f"{name.split()[0].lower()}@example.com")
 
 
-def _answers(cohort_id: str, round_id: str, role: Role, *, safety: int, value: int, again: int,
+def answers_of(cohort_id: str, round_id: str, role: Role, *, safety: int, value: int, again: int,
              comment: str = "") -> list[FeedbackAnswer]:
     rows = [FeedbackAnswer(id="", cohort_id=cohort_id, round_id=round_id, role=role, question=q, value=v)
             for q, v in (("safety_tough_topic", safety), ("safety_mistakes", 6 - safety), ("safety_valued", safety),
@@ -111,13 +111,13 @@ async def seed_cohort(uow_factory: UnitOfWorkFactory, *, platform: str, workspac
     rounds: list[FeedbackRound] = []
     for kind, opened, answers in (
         ("mid", started + timedelta(weeks=5), [
-            *(a for m in MENTORS for a in _answers(cohort.id, "", "mentor", safety=4, value=4, again=1,
+            *(a for m in MENTORS for a in answers_of(cohort.id, "", "mentor", safety=4, value=4, again=1,
                                                     comment=COMMENT if m == MENTORS[0] else "")),
-            *(a for _ in MENTEES for a in _answers(cohort.id, "", "mentee", safety=5, value=5, again=1))]),
+            *(a for _ in MENTEES for a in answers_of(cohort.id, "", "mentee", safety=5, value=5, again=1))]),
         ("end", started + timedelta(weeks=7), [
-            *(a for _ in MENTORS[:3] for a in _answers(cohort.id, "", "mentor", safety=2 if low_safety_end else 4,
+            *(a for _ in MENTORS[:3] for a in answers_of(cohort.id, "", "mentor", safety=2 if low_safety_end else 4,
                                                         value=3, again=0)),
-            *(a for _ in MENTEES[:4] for a in _answers(cohort.id, "", "mentee", safety=3 if low_safety_end else 5,
+            *(a for _ in MENTEES[:4] for a in answers_of(cohort.id, "", "mentee", safety=3 if low_safety_end else 5,
                                                         value=4, again=1))]),
     ):
         feedback_round = FeedbackRound(id=f"round-{kind}-{workspace[:6]}", cohort_id=cohort.id, kind=kind,  # type: ignore[arg-type]

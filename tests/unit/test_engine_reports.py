@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 
 from conversations.events import Actor
 from conversations.messages import Message
 from conversations.report_flow import after_round_closed
 from tests.fakes.memory import T0, World, text_of
-from tests.report_seed import COHORT, MENTEES, seed_cohort
+from tests.report_seed import COHORT, MENTEES, answers_of, seed_cohort
 from tests.unit.test_reports import png_size
 
 BOSS = Actor("console", "console", "boss")
@@ -142,8 +143,31 @@ async def test_no_safety_nudge_when_the_round_is_too_small_to_show() -> None:
     seeded_ = await seed_cohort(w.store, platform="console", workspace="console", now=T0)
     async with w.store() as uow:
         # a round of 7 answers with k=8 is hidden, so nothing may be said about it, not even "low"
-        from dataclasses import replace
-
         strict = replace(w.deps, settings=w.deps.settings.model_copy(
             update={"feedback": w.deps.settings.feedback.model_copy(update={"k": 8})}))
         assert await after_round_closed(uow, strict, seeded_.rounds[1].id) is False
+
+
+async def test_closing_a_round_below_the_safety_target_nudges_the_admins_once() -> None:
+    w = await seeded()
+    [cohort] = w.state.cohorts.values()
+    w.clock.advance(days=1)
+    reply = await w.say(BOSS, "admin feedback open")
+    assert "Feedback round opened" in text_of(reply), text_of(reply)
+    [adhoc] = [r for r in w.state.feedback_rounds.values() if r.state == "open"]
+    async with w.store() as uow:
+        await uow.feedback.add_answers([replace(a, round_id=adhoc.id) for role, n in (("mentor", 3), ("mentee", 3))
+                                        for _ in range(n)
+                                        for a in answers_of(cohort.id, adhoc.id, role, safety=2, value=3, again=0)])
+        await uow.commit()
+    await w.deliver()
+    before = len(w.console.to(BOSS))
+    await w.say(BOSS, "admin feedback close")
+    await w.deliver()
+    nudges = [m for m in w.console.to(BOSS)[before:] if m.text.startswith("Psychological safety in")]
+    assert [m.text for m in nudges] == [f"Psychological safety in '{COHORT}' is 2.0, below the target of 3.5."]
+    assert "Round 3 (on demand" in nudges[0].sections[0] and "6 answers" in nudges[0].sections[0]
+    await w.say(BOSS, "admin feedback close")  # nothing open any more: refused, and no second nudge
+    await w.run_jobs()
+    await w.deliver()
+    assert sum(m.text.startswith("Psychological safety in") for m in w.console.to(BOSS)) == 1
