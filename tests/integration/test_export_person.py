@@ -66,7 +66,7 @@ async def _seed(uow_factory: SqlUnitOfWorkFactory) -> None:
                                        note="mia's own private note"))
         await uow.checkins.add(CheckIn(id="k2", pair_id="x1", person_id="p-sam", round=1, due_at=T0,
                                        note="sam's private note about mia"))
-        await uow.nudges.add(Nudge(id=None, pair_id="x1", person_id="p-mia", trigger="before_first_meeting",
+        await uow.nudges.add(Nudge(id=0, pair_id="x1", person_id="p-mia", trigger="before_first_meeting",
                                    due_at=T0))
         await uow.help.open(HelpRequest(id="H1", person_id="p-mia", cohort_id="c1", pair_id="x1", opened_at=T0))
         await uow.help.add_message(HelpMessage(request_id="H1", author="person", text="I need advice", at=T0))
