@@ -106,6 +106,9 @@ async def admin_report(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     """`admin report [COHORT NAME]`: the report in words with its chart."""
     cohort = await pick_cohort(uow, cmd.actor.platform, cmd.actor.workspace, _cohort_name(cmd))
     report = await build_report(uow, deps, cohort)
+    # Only reads so far: end the transaction before drawing, so SQLite's one writer is not held for the
+    # second the chart takes; the audit entry that follows opens its own.
+    await uow.rollback()
     return Reply(messages=(report_message(report, await chart_png(report)),))
 
 
