@@ -133,30 +133,26 @@ async def test_a_teams_card_answer_is_stored_once_anonymously_and_never_logged(
     _assert_no_answer_logged(caplog)
 
 
-async def test_a_console_participant_answers_a_round_and_admins_see_it_only_after_close(database_url: str) -> None:
+async def test_a_console_participant_answers_a_round_once_and_it_publishes_on_close(database_url: str) -> None:
     assert (await mentorbot("migrate", database_url=database_url)).code == 0
-    script = "\n".join(["join", *signup_answers("Mia Mentor", role="mentor", level=2, department="Engineering",
-                                                tz="Europe/Paris", teach="GenAI"), ""])
-    assert (await mentorbot("shell", "--as", "mia", database_url=database_url, stdin=script,
-                            FEEDBACK_KEY=KEY)).code == 0
-    script = "\n".join(["join", *signup_answers("Sam Senior", role="mentee", level=9, department="Sales",
-                                                tz="Europe/Paris", learn="GenAI"), ""])
-    assert (await mentorbot("shell", "--as", "sam", database_url=database_url, stdin=script,
-                            FEEDBACK_KEY=KEY)).code == 0
-    admin = await mentorbot("shell", "--as", "alice", database_url=database_url, FEEDBACK_KEY=KEY, stdin="\n".join([
-        'admin cohort open "Spring" --weeks 8', "", ""]))
-    assert admin.code == 0, admin.err
-    for who in ("mia", "sam"):
-        await mentorbot("shell", "--as", who, database_url=database_url, stdin="join\n", FEEDBACK_KEY=KEY)
-    admin = await mentorbot("shell", "--as", "alice", database_url=database_url, FEEDBACK_KEY=KEY, stdin="\n".join([
-        "admin cohort close-signup", "admin pair console:mia console:sam", "admin feedback open", ""]))
-    assert "Feedback round opened" in admin.out, admin.out + admin.err
-    answered = await mentorbot("shell", "--as", "mia", database_url=database_url, FEEDBACK_KEY=KEY,
-                               stdin="\n".join(["feedback", "4", "2", "5", "4", "yes", SECRET_WORDS, ""]))
-    assert "your feedback is in, anonymously" in answered.out, answered.out + answered.err
-    again = await mentorbot("shell", "--as", "mia", database_url=database_url, FEEDBACK_KEY=KEY, stdin="feedback\n")
-    assert "answered this round already" in again.out
-    closed = await mentorbot("shell", "--as", "alice", database_url=database_url, FEEDBACK_KEY=KEY,
-                             stdin="admin feedback close\n")
-    assert "is closed" in closed.out
-    assert SECRET_WORDS not in answered.err + closed.err
+    script = [
+        "/as alice", 'admin cohort open "Spring" --weeks 8',
+        "/as mia", "join", *signup_answers("Mia Mentor", role="mentor", level=2, department="Engineering",
+                                           tz="Europe/Paris", teach="GenAI"),
+        "/as sam", "join", *signup_answers("Sam Senior", role="mentee", level=9, department="Sales",
+                                           tz="Europe/Paris", learn="GenAI"),
+        "/as alice", "admin cohort close-signup", "admin pair console:mia console:sam", "admin feedback open",
+        "/as mia", "feedback", "4", "2", "5", "4", "yes", SECRET_WORDS, "feedback",
+        "/as alice", "admin feedback status", "admin feedback close", ""]
+    run = await mentorbot("shell", database_url=database_url, stdin="\n".join(script), FEEDBACK_KEY=KEY)
+    assert run.code == 0, run.err
+    out = run.out
+    assert "Feedback round opened" in out and "asked 2 people" in out, out
+    assert "Not anonymous: whether you met" in out  # the form says it plainly
+    assert "your feedback is in, anonymously" in out
+    assert "answered this round already" in out.split("your feedback is in, anonymously", 1)[1]
+    assert "adhoc" not in out and "feedback: open" in out  # status, in words
+    assert "is closed" in out
+    echoed = [line for line in out.splitlines() if SECRET_WORDS in line]
+    assert len(echoed) == 1 and echoed[0].endswith(f"> {SECRET_WORDS}")  # only the typing itself, never echoed back
+    assert SECRET_WORDS not in run.err
