@@ -9,7 +9,7 @@ from conversations.deps import Deps
 from conversations.directory import admins_of
 from conversations.events import Command
 from conversations.messages import Message, Reply, TextFile
-from conversations.model import Cohort, Pair
+from conversations.model import CheckIn, Cohort, Pair
 from conversations.ports import UnitOfWork
 from conversations.report_chart import render_chart
 from conversations.report_text import aggregates_csv, file_stem, pairs_csv, report_message
@@ -18,7 +18,7 @@ from conversations.reports import (
     PairLine,
     RoundReport,
     meetings,
-    name_pattern,
+    name_words,
     objective_stats,
     participation,
     round_report,
@@ -47,10 +47,10 @@ async def pick_cohort(uow: UnitOfWork, platform: str, workspace: str, name: str)
     return max(every, key=lambda c: c.created_at)
 
 
-async def cohort_pairs(uow: UnitOfWork, cohort_id: str) -> list[Pair]:
+async def cohort_pairs(uow: UnitOfWork, cohort_id: str, checkins: Sequence[CheckIn] | None = None) -> list[Pair]:
     """The cohort's pairs, ended ones included as far as check-ins remember them."""
     pairs = {p.id: p for p in await uow.pairs.active_in(cohort_id)}
-    for checkin in await uow.checkins.in_cohort(cohort_id):
+    for checkin in checkins if checkins is not None else await uow.checkins.in_cohort(cohort_id):
         if checkin.pair_id not in pairs:
             pair = await uow.pairs.get(checkin.pair_id)
             if pair is not None:
@@ -64,10 +64,11 @@ async def build_report(uow: UnitOfWork, deps: Deps, cohort: Cohort) -> CohortRep
     member_ids = set(await uow.cohorts.members(cohort.id))
     people = await uow.people.in_workspace(cohort.platform, cohort.workspace)
     members = [p for p in people if p.id in member_ids]
-    pairs = await cohort_pairs(uow, cohort.id)
-    objectives = [o for pair in pairs for o in await uow.objectives.of_pair(pair.id)]
+    checkins = await uow.checkins.in_cohort(cohort.id)
+    pairs = await cohort_pairs(uow, cohort.id, checkins)
+    objectives = await uow.objectives.of_pairs([p.id for p in pairs])
     nudges = await uow.nudges.in_cohort(cohort.id)
-    names = name_pattern(p.profile.name for p in people)
+    names = name_words(p.profile.name for p in people)
     k = deps.settings.feedback.k
     rounds: list[RoundReport] = []
     for number, feedback_round in enumerate(await uow.feedback.rounds_of(cohort.id), start=1):
@@ -78,7 +79,7 @@ async def build_report(uow: UnitOfWork, deps: Deps, cohort: Cohort) -> CohortRep
                                    names=names))
     return CohortReport(
         cohort=cohort, participation=participation(cohort, members, pairs),
-        meetings=meetings(await uow.checkins.in_cohort(cohort.id), pairs),
+        meetings=meetings(checkins, pairs),
         objectives=objective_stats(objectives), nudges_sent=sum(1 for n in nudges if n.sent_at is not None),
         rounds=tuple(rounds), k=k, safety_target=deps.settings.feedback.safety_target)
 

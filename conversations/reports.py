@@ -29,7 +29,7 @@ MIN_PAIRS = 3  # a group shows only if the cohort had at least this many pairs w
 NOT_ENOUGH = "not enough answers yet"
 KIND_WORDS = {"mid": "mid-way", "end": "end", "adhoc": "on demand"}
 SENT_STATES = frozenset({"sent", "answered", "no_answer"})
-Names = Sequence[str] | re.Pattern[str] | None  # the cohort's people's names, or a pattern made of them once
+Names = Sequence[str] | frozenset[str] | None  # the people's names, or name_words() of them made once
 
 
 # ---------------------------------------------------------------------------
@@ -261,21 +261,22 @@ _TEAMS_MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _AT_WORD = re.compile(r"(?<![\w@])@[\w.'-]+")
 _SPACES = re.compile(r"[ \t]+")
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters, with inner apostrophes and hyphens: O'Neil
+_NAME_JOINERS = re.compile(r"['’-]")
 SOMEONE = "[someone]"
 
 
-def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    """One pattern for every full name and every part of a name (two letters or more), longest first."""
+def name_words(names: Iterable[str]) -> frozenset[str]:
+    """Every part of every name (two letters or more), lower-cased: "Jean-Luc O'Neil" gives jean-luc, jean,
+    luc, o'neil, neil. Looked up word by word, so a workspace of thousands costs one pass over the text."""
     words: set[str] = set()
     for name in names:
-        clean = " ".join(name.split())
-        if len(clean) >= 2:
-            words.add(clean)
-        words.update(part.strip(".,'-") for part in clean.split() if len(part.strip(".,'-")) >= 2)
-    if not words:
-        return None
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        for part in name.casefold().split():
+            for piece in (part, *_NAME_JOINERS.split(part)):
+                piece = piece.strip(".,'’-")
+                if len(piece) >= 2:
+                    words.add(piece)
+    return frozenset(words)
 
 
 def scrub(text: str, names: Names) -> str:
@@ -284,7 +285,12 @@ def scrub(text: str, names: Names) -> str:
     out = _SLACK_MENTION.sub(SOMEONE, out)
     out = _EMAIL.sub(SOMEONE, out)
     out = _AT_WORD.sub(SOMEONE, out)
-    pattern = names if isinstance(names, re.Pattern) or names is None else name_pattern(names)
-    if pattern is not None:
-        out = pattern.sub(SOMEONE, out)
+    words = names if isinstance(names, frozenset) else name_words(names or ())
+    if words:
+        out = _WORD.sub(lambda m: SOMEONE if _is_name(m.group(0), words) else m.group(0), out)
     return _SPACES.sub(" ", out).strip()
+
+
+def _is_name(word: str, names: frozenset[str]) -> bool:
+    folded = word.casefold()
+    return folded in names or any(piece in names for piece in _NAME_JOINERS.split(folded) if len(piece) >= 2)

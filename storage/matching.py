@@ -17,6 +17,8 @@ from storage.models import ExclusionRow, HrRecordRow, ObjectiveRow, PairRow, Pre
 from storage.people import _known
 from storage.platform import _rowcount, dialect_insert
 
+IN_CHUNK = 500  # ids per IN (...): SQLite allows 999 parameters in one statement before 3.32
+
 
 def _to_pair(row: PairRow) -> Pair:
     return Pair(
@@ -197,6 +199,19 @@ class SqlObjectiveRepository:
             .execution_options(populate_existing=True)
         )
         return [_to_objective(row) for row in (await self._session.scalars(stmt)).all()]
+
+    async def of_pairs(self, pair_ids: Sequence[str]) -> list[Objective]:
+        found: list[Objective] = []
+        ids = list(dict.fromkeys(pair_ids))
+        for start in range(0, len(ids), IN_CHUNK):  # SQLite caps the parameters of one statement
+            stmt = (
+                select(ObjectiveRow)
+                .where(col(ObjectiveRow.pair_id).in_(ids[start : start + IN_CHUNK]))
+                .order_by(col(ObjectiveRow.created_at), col(ObjectiveRow.id))
+                .execution_options(populate_existing=True)
+            )
+            found += [_to_objective(row) for row in (await self._session.scalars(stmt)).all()]
+        return found
 
     async def replace(self, pair_id: str, objectives: Sequence[Objective]) -> None:
         """Delete the pair's objectives and add these, keeping their order."""

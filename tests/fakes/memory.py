@@ -584,6 +584,10 @@ class MemoryObjectiveRepository(_Repo):
     async def of_pair(self, pair_id: str) -> list[Objective]:
         return [o for o in (await self._s()).objectives.values() if o.pair_id == pair_id]
 
+    async def of_pairs(self, pair_ids: Sequence[str]) -> list[Objective]:
+        wanted = set(pair_ids)
+        return [o for o in (await self._s()).objectives.values() if o.pair_id in wanted]
+
     async def replace(self, pair_id: str, objectives: Sequence[Objective]) -> None:
         strays = [o.id for o in objectives if o.pair_id != pair_id]
         if strays:

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from conversations.events import Actor
 from conversations.messages import Message
+from conversations.model import Role
 from conversations.report_flow import after_round_closed
 from tests.fakes.memory import T0, World, text_of
 from tests.report_seed import COHORT, MENTEES, answers_of, seed_cohort
@@ -156,8 +157,8 @@ async def test_closing_a_round_below_the_safety_target_nudges_the_admins_once() 
     assert "Feedback round opened" in text_of(reply), text_of(reply)
     [adhoc] = [r for r in w.state.feedback_rounds.values() if r.state == "open"]
     async with w.store() as uow:
-        await uow.feedback.add_answers([replace(a, round_id=adhoc.id) for role, n in (("mentor", 3), ("mentee", 3))
-                                        for _ in range(n)
+        roles: tuple[Role, ...] = ("mentor",) * 3 + ("mentee",) * 3
+        await uow.feedback.add_answers([replace(a, round_id=adhoc.id) for role in roles
                                         for a in answers_of(cohort.id, adhoc.id, role, safety=2, value=3, again=0)])
         await uow.commit()
     await w.deliver()

@@ -178,6 +178,12 @@ def test_names_mentions_emails_and_at_words_are_removed_from_free_text() -> None
     assert "was great" in out and "agrees." in out
 
 
+def test_hyphenated_and_apostrophe_names_and_possessives_are_removed() -> None:
+    out = scrub("Jean-Luc and O’Neil met; Luc's idea and Mulder's notes, per jean-luc",
+                ("Jean-Luc O'Neil", "Fox Mulder"))
+    assert out == "[someone] and [someone] met; [someone] idea and [someone] notes, per [someone]"
+
+
 def test_scrubbing_keeps_words_that_only_contain_a_name() -> None:
     assert scrub("Lisa liked the Linear tool", ("Li",)) == "Lisa liked the Linear tool"
     assert scrub("li said hi", ("Li",)) == "[someone] said hi"
