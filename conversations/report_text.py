@@ -28,8 +28,8 @@ def file_stem(report: CohortReport) -> str:
     return "report-" + (_UNSAFE_NAME.sub("-", report.cohort.name).strip("-.").lower() or report.cohort.id[:8])
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.0f} % ({part} of {whole})" if whole else "-"
+def _pct(part: int, whole: int, unit: str = "") -> str:
+    return f"{100 * part / whole:.0f} % ({part} of {whole}{unit})" if whole else "-"
 
 
 def _group_line(group: FeedbackGroup) -> str:
@@ -68,7 +68,7 @@ def report_facts(report: CohortReport) -> tuple[Fact, ...]:
         Fact("Active / paused", f"{p.active} / {p.paused}"
              + (f" ({p.unreachable} unreachable)" if p.unreachable else "")),
         Fact("Left", str(p.left)),
-        Fact("Meeting rate", _pct(m.met, m.sent) + (" check-ins" if m.sent else "")),
+        Fact("Meeting rate", _pct(m.met, m.sent, " check-ins answered \"we met\"")),
         Fact("Pairs that met", _pct(m.pairs_met, m.pairs)),
         Fact("Objectives agreed", f"{o.agreed} by {o.pairs_with_agreed} pairs" if o.agreed else "none yet"),
         Fact("Objective progress", f"{o.average_progress:.1f} of 4" if o.average_progress is not None else "-"),

@@ -20,7 +20,7 @@ async def test_report_prints_the_report_and_writes_the_chart(migrated_url: str, 
     run = await mentorbot("report", "--cohort", COHORT, "--out", str(out), database_url=migrated_url)
     assert run.code == 0, run.err
     assert run.out.startswith(f"Report for '{COHORT}' (running)\nSigned up: 13\n")
-    assert "Meeting rate: 67 % (24 of 36) check-ins" in run.out
+    assert "Meeting rate: 67 % (24 of 36 check-ins answered \"we met\")" in run.out
     assert "Everyone: 12 answers, safety 4.5/5" in run.out
     assert "Mentors: not enough answers yet" in run.out
     assert "[someone] helped me see TikTok differently" in run.out

@@ -38,7 +38,7 @@ async def test_the_report_shows_participation_meetings_objectives_nudges_and_the
     facts = {f.label: f.value for f in message.facts}
     assert facts["Signed up"] == "13" and facts["Left"] == "1" and facts["Paired"] == "12"
     assert facts["Active / paused"] == "11 / 1"
-    assert facts["Meeting rate"] == "67 % (24 of 36) check-ins"
+    assert facts["Meeting rate"] == '67 % (24 of 36 check-ins answered "we met")'
     assert facts["Pairs that met"] == "100 % (6 of 6)"
     assert facts["Objectives agreed"] == "6 by 6 pairs" and facts["Objective progress"] == "2.0 of 4"
     assert facts["Nudges sent"] == "3"

@@ -258,7 +258,7 @@ def test_the_message_says_not_enough_answers_yet_for_hidden_groups_and_shows_the
     assert "Round 2 (end, closed 2027-03-01)\nEveryone: not enough answers yet" in text
     assert "- Honest talks" in text
     assert "below the target of 3.5" in text
-    assert "Meeting rate: 75 % (9 of 12) check-ins" in text
+    assert 'Meeting rate: 75 % (9 of 12 check-ins answered "we met")' in text
 
 
 def test_without_closed_rounds_the_message_says_answers_are_published_after_close() -> None:
