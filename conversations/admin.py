@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from conversations import audit, checkins, feedback, helpdesk, pairing, report_flow
+from conversations import audit, checkins, feedback, helpdesk, pairing, privacy, report_flow
 from conversations.deps import Deps
 from conversations.directory import admins_of, resolve_user
 from conversations.events import ActionTaken, Actor, Command
@@ -161,6 +161,7 @@ async def cohort_end(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     await uow.cohorts.save(replace(cohort, state="ended", ended_at=deps.clock.now()))
     await uow.jobs.cancel(SIGNUP_CLOSES, cohort.id)
     await feedback.on_cohort_end(uow, deps, replace(cohort, state="ended"))
+    await privacy.schedule_purge(uow, deps, replace(cohort, state="ended", ended_at=deps.clock.now()))
     members = await uow.cohorts.members(cohort.id)
     for person_id in members:
         person = await uow.people.get(person_id)

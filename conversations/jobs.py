@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
-from conversations import admin, checkins, feedback, membership, nudges
+from conversations import admin, checkins, feedback, membership, nudges, privacy
 from conversations.deps import Deps
 from conversations.ports import UnitOfWork
 
@@ -29,6 +29,7 @@ HANDLERS: Mapping[str, JobHandler] = {
     feedback.REMIND: feedback.remind,
     feedback.CLOSE: feedback.close_due,
     feedback.SCRUB: feedback.scrub_claimed,
+    privacy.PURGE: privacy.purge_due,
 }
 # Work that cannot run inside a transaction (a VACUUM): the job's claim commits first, then this runs.
 AFTER_COMMIT: Mapping[str, Callable[[Deps], Awaitable[None]]] = {feedback.SCRUB: feedback.scrub}

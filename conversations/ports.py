@@ -299,6 +299,14 @@ class FeedbackRepository(Protocol):
         ...
 
 
+class RetentionRepository(Protocol):
+    async def purge_cohort(self, cohort_id: str) -> int:
+        """Delete an ended cohort's personal data: pairs with their reasons, objectives, check-ins and notes,
+        nudges, help requests, previews, memberships, feedback receipts. The cohort's name and dates, its
+        rounds and their anonymous answers stay. Returns how many rows went (cascades not counted)."""
+        ...
+
+
 class FeedbackScrubber(Protocol):
     """Physically removes what deleting feedback rows leaves behind (dead rows, free pages, log frames)."""
 
@@ -357,6 +365,7 @@ class UnitOfWork(Protocol):
     nudges: NudgeRepository
     help: HelpRepository
     feedback: FeedbackRepository
+    retention: RetentionRepository
 
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...

@@ -157,6 +157,7 @@ class ProgramSettings(_Strict):
     intro: IntroSettings = IntroSettings()
     checkins: CheckinSettings = CheckinSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    retention_months: int = Field(24, ge=1, le=240)  # an ended cohort's personal data is purged this much later
     nudges: NudgeSettings = NudgeSettings()
 
     @field_validator("levels", "topics", "languages")

@@ -30,6 +30,7 @@ from conversations.ports import (
     PeopleRepository,
     PreviewRepository,
     ProcessedEvents,
+    RetentionRepository,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -54,6 +55,7 @@ from storage.repositories import (
     SqlPreviewRepository,
     SqlProcessedEvents,
 )
+from storage.retention import SqlRetentionRepository
 
 
 class SqlUnitOfWork:
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
     nudges: NudgeRepository
     help: HelpRepository
     feedback: FeedbackRepository
+    retention: RetentionRepository
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -100,6 +103,7 @@ class SqlUnitOfWork:
         self.nudges = SqlNudgeRepository(session)
         self.help = SqlHelpRepository(session)
         self.feedback = SqlFeedbackRepository(session)
+        self.retention = SqlRetentionRepository(session)
 
     async def commit(self) -> None:
         await self._session.commit()

@@ -67,6 +67,7 @@ from conversations.ports import (
     PeopleRepository,
     PreviewRepository,
     ProcessedEvents,
+    RetentionRepository,
 )
 from conversations.settings import Admins, ProgramSettings
 from tests.fakes.messenger import FakeMessenger
@@ -812,6 +813,32 @@ class MemoryFeedbackRepository(_Repo):
         return sorted((a for a in s.feedback_answers if a.round_id == round_id), key=lambda a: a.id)
 
 
+class MemoryRetentionRepository(_Repo):
+    async def purge_cohort(self, cohort_id: str) -> int:
+        s = await self._s()
+        pairs = {pid for pid, p in s.pairs.items() if p.cohort_id == cohort_id}
+        requests = {rid for rid, r in s.help_requests.items() if r.cohort_id == cohort_id}
+        rounds = {rid for rid, r in s.feedback_rounds.items() if r.cohort_id == cohort_id}
+        removed = len(pairs) + len(requests)
+        for pid in pairs:
+            del s.pairs[pid]
+        for rid in requests:
+            del s.help_requests[rid]
+        s.help_messages = [m for m in s.help_messages if m.request_id not in requests]
+        s.objectives = {k: o for k, o in s.objectives.items() if o.pair_id not in pairs}
+        s.checkins = {k: c for k, c in s.checkins.items() if c.pair_id not in pairs}
+        s.nudges = {k: n for k, n in s.nudges.items() if n.pair_id not in pairs}
+        previews = [k for k, p in s.previews.items() if p.cohort_id == cohort_id]
+        for k in previews:
+            del s.previews[k]
+        members = [m for m in s.memberships if m[0] == cohort_id]
+        for m in members:
+            del s.memberships[m]
+        receipts = {r for r in s.feedback_receipts if r[0] in rounds}
+        s.feedback_receipts -= receipts
+        return removed + len(previews) + len(members) + len(receipts)
+
+
 class MemoryUnitOfWork:
     def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -835,6 +862,7 @@ class MemoryUnitOfWork:
         self.nudges: NudgeRepository = MemoryNudgeRepository(self)
         self.help: HelpRepository = MemoryHelpRepository(self)
         self.feedback: FeedbackRepository = MemoryFeedbackRepository(self)
+        self.retention: RetentionRepository = MemoryRetentionRepository(self)
 
     async def begin(self) -> MemoryState:
         """The transaction's working copy, starting the transaction on first use."""

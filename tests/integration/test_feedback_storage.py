@@ -11,7 +11,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conversations.model import Cohort, FeedbackAnswer, FeedbackRound
+from conversations.events import Actor
+from conversations.model import (
+    CheckIn,
+    Cohort,
+    FeedbackAnswer,
+    FeedbackRound,
+    HelpMessage,
+    HelpRequest,
+    Pair,
+    Person,
+    Profile,
+)
 from storage.models import FEEDBACK_ANSWER_COLUMNS
 from storage.unit_of_work import SqlUnitOfWorkFactory
 
@@ -218,3 +229,38 @@ async def test_a_cohort_of_its_own_keeps_its_rounds_apart(uow_factory: SqlUnitOf
         assert [r.id for r in await uow.feedback.rounds_of("c2")] == ["r2"]
         assert sorted(r.id for r in await uow.feedback.open_rounds()) == ["r1", "r2"]
 
+
+
+async def test_purging_a_cohort_removes_its_personal_data_and_keeps_the_anonymous_answers(
+        engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory) -> None:
+    await _cohort(uow_factory, "c1")
+    await _cohort(uow_factory, "c2", workspace="other")
+    profile = Profile(name="N", role="mentor", level="L1", department="D", time_zone="UTC", working_days=("mon",),
+                      work_start="09:00", work_end="17:00", topics_teach=(), topics_learn=(), languages=("English",))
+    async with uow_factory() as uow:
+        for pid in ("a", "b"):
+            await uow.people.add(Person(id=pid, actor=Actor("console", "console", pid), profile=profile))
+        for cohort_id in ("c1", "c2"):
+            await uow.cohorts.add_member(cohort_id, "a", T0)
+            await uow.pairs.add(Pair(id=f"x-{cohort_id}", cohort_id=cohort_id, mentor_id="a", mentee_id="b",
+                                     score=1, reasons=(), created_at=T0,
+                                     state="ended" if cohort_id == "c1" else "active"))
+            await uow.checkins.add(CheckIn(id=f"k-{cohort_id}", pair_id=f"x-{cohort_id}", person_id="a", round=1,
+                                           due_at=T0, note="private"))
+            await uow.help.open(HelpRequest(id=f"H-{cohort_id}", person_id="a", cohort_id=cohort_id, pair_id=None,
+                                            opened_at=T0))
+            await uow.help.add_message(HelpMessage(request_id=f"H-{cohort_id}", author="person", text="t", at=T0))
+        await uow.commit()
+    await _open(uow_factory, "r1", "c1")
+    assert await _answer_once(uow_factory, "r1", "h-a", [_answer("r1", "value", 3)])
+    async with uow_factory() as uow:
+        assert await uow.retention.purge_cohort("c1") >= 4
+        await uow.commit()
+    assert await _rows(engine, "SELECT id FROM pairs") == [("x-c2",)]
+    assert await _rows(engine, "SELECT id FROM checkins") == [("k-c2",)]  # cascaded with the pair
+    assert await _rows(engine, "SELECT id FROM help_requests") == [("H-c2",)]
+    assert await _rows(engine, "SELECT count(*) FROM help_messages") == [(1,)]
+    assert await _rows(engine, "SELECT cohort_id FROM memberships") == [("c2",)]
+    assert await _rows(engine, "SELECT count(*) FROM feedback_receipts") == [(0,)]
+    assert await _rows(engine, "SELECT count(*) FROM feedback_answers") == [(1,)]
+    assert sorted(await _rows(engine, "SELECT id FROM cohorts")) == [("c1",), ("c2",)]

@@ -225,14 +225,19 @@ async def test_0007_adds_the_feedback_tables_and_schedules_rounds_for_cohorts_al
                    "'2026-05-04 09:30:00', '2026-05-04 09:30:00', 0)",
                    "INSERT INTO cohorts (id, platform, workspace, name, state, weeks, cadence, created_at, "
                    "members_left) VALUES ('c2', 'slack', 'T2', 'Autumn', 'signup', 8, 'biweekly', "
-                   "'2026-05-04 09:30:00', 0)")
+                   "'2026-05-04 09:30:00', 0)",
+                   "INSERT INTO cohorts (id, platform, workspace, name, state, weeks, cadence, created_at, "
+                   "ended_at, members_left) VALUES ('c0', 'slack', 'T1', 'Winter', 'ended', 8, 'biweekly', "
+                   "'2025-05-04 09:30:00', '2025-07-04 09:30:00', 0)")
     await upgrade(database_url, "0007")
     assert await _tables(database_url) == TABLES
     assert "uq_feedback_rounds_one_open" in await _indexes(database_url, "feedback_rounds")
-    jobs = await _execute(database_url, "SELECT kind, subject, state FROM jobs ORDER BY due_at")
+    jobs = await _execute(database_url, "SELECT kind, subject, state FROM jobs WHERE kind = 'feedback.round' "
+                          "ORDER BY due_at")
     assert jobs == [("feedback.round", "c1:mid", "pending"), ("feedback.round", "c1:end", "pending")]
+    assert await _execute(database_url, "SELECT subject FROM jobs WHERE kind = 'cohort.purge'") == [("c0",)]
 
     await downgrade(database_url, "0006")
     assert await _tables(database_url) == TABLES_0006
     assert await _execute(database_url, "SELECT count(*) FROM jobs") == [(0,)]
-    assert await _execute(database_url, "SELECT id FROM cohorts ORDER BY id") == [("c1",), ("c2",)]
+    assert await _execute(database_url, "SELECT id FROM cohorts ORDER BY id") == [("c0",), ("c1",), ("c2",)]

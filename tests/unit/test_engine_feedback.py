@@ -190,3 +190,23 @@ def test_a_receipt_is_useless_without_the_key() -> None:
     assert a != feedback.receipt_of(b"key two", "person", "round")
     assert a != feedback.receipt_of(b"key one", "person", "other round")
     assert "person" not in a and len(a) == 64
+
+
+async def test_an_ended_cohorts_personal_data_is_purged_after_the_retention_months_answers_stay() -> None:
+    w = World()
+    await _paired(w)
+    await w.say(BOSS, "admin feedback open")
+    await _answer(w, MIA)
+    await w.say(BOSS, "admin feedback close")
+    await w.say(BOSS, "admin cohort end")
+    [cohort] = w.state.cohorts.values()
+    w.clock.advance(days=30 * w.deps.settings.retention_months - 40)
+    await w.run_jobs()
+    assert w.state.pairs and w.state.memberships  # not yet
+    w.clock.advance(days=60)
+    await w.run_jobs()
+    assert not [p for p in w.state.pairs.values() if p.cohort_id == cohort.id]
+    assert not [m for m in w.state.memberships if m[0] == cohort.id]
+    assert cohort.id in w.state.cohorts  # the cohort's name and dates stay...
+    assert len([a for a in w.state.feedback_answers if a.cohort_id == cohort.id]) == 6  # ...and anonymous answers
+    assert w.person(MIA) is not None  # people still signed up keep their profile; `leave` removes it

@@ -1,4 +1,4 @@
-"""Anonymous feedback: rounds, answers that name nobody, receipts that stop a second answer.
+"""Anonymous feedback: rounds, answers that name nobody, receipts that stop a second answer; retention jobs.
 
 Revision ID: 0007
 Revises: 0006
@@ -82,7 +82,8 @@ def _schedule_rounds_of_running_cohorts() -> None:
     """Cohorts already running get their mid-way and end rounds, as cohorts starting from now on do."""
     bind = op.get_bind()
     cohorts = sa.table("cohorts", sa.column("id", sa.String()), sa.column("state", sa.String()),
-                       sa.column("weeks", sa.Integer()), sa.column("started_at", _when()))
+                       sa.column("weeks", sa.Integer()), sa.column("started_at", _when()),
+                       sa.column("ended_at", _when()))
     jobs = sa.table("jobs", sa.column("kind", sa.String()), sa.column("subject", sa.String()),
                     sa.column("due_at", _when()), sa.column("state", sa.String()), sa.column("attempts", sa.Integer()),
                     sa.column("last_error", sa.String()), sa.column("created_at", _when()))
@@ -102,6 +103,10 @@ def _schedule_rounds_of_running_cohorts() -> None:
                 continue
             rows.append({"kind": "feedback.round", "subject": f"{cohort_id}:{kind}", "due_at": at, "state": "pending",
                          "attempts": 0, "last_error": "", "created_at": now})
+    # Ended cohorts get their retention purge; the job itself waits until program.retention_months are over.
+    for (cohort_id,) in bind.execute(sa.select(cohorts.c.id).where(cohorts.c.state == "ended")):
+        rows.append({"kind": "cohort.purge", "subject": cohort_id, "due_at": now, "state": "pending",
+                     "attempts": 0, "last_error": "", "created_at": now})
     if sqlite:  # the app stores naive UTC on SQLite
         rows = [{**r, "due_at": r["due_at"].replace(tzinfo=None), "created_at": now.replace(tzinfo=None)}
                 for r in rows]
@@ -110,7 +115,7 @@ def _schedule_rounds_of_running_cohorts() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM jobs WHERE kind LIKE 'feedback.%'")
+    op.execute("DELETE FROM jobs WHERE kind LIKE 'feedback.%' OR kind = 'cohort.purge'")
     op.drop_table("feedback_receipts")
     op.drop_table("feedback_answers")
     op.drop_table("feedback_rounds")
