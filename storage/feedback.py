@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -19,11 +18,16 @@ from storage.models import FeedbackAnswerRow, FeedbackReceiptRow, FeedbackRoundR
 from storage.people import _known
 from storage.platform import _rowcount, dialect_insert
 
-log = logging.getLogger("mentorbot.storage")
-
 _ROUND_STATES = ("open", "closed")
 FEEDBACK_TABLES = ("feedback_answers", "feedback_receipts")
 _CHECKPOINT_TRIES = 50
+_LOCK_TIMEOUT = "5s"
+_WAIT_TRIES = 50
+# A transaction that began before the close may still see the old rows, and then VACUUM must keep them.
+# Other databases' sessions do not count, but connections still starting up (no database yet) do.
+_OLDER_TRANSACTIONS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+    "AND (datname = current_database() OR datname IS NULL) AND xact_start < :started")
 
 
 def _to_round(row: FeedbackRoundRow) -> FeedbackRound:
@@ -149,8 +153,23 @@ async def scrub_feedback(engine: AsyncEngine) -> None:
     if engine.dialect.name == "postgresql":
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            for table in FEEDBACK_TABLES:
-                await autocommit.exec_driver_sql(f"VACUUM FULL {table}")
+            # VACUUM FULL needs the table to itself; rather than queue every reader behind it for long,
+            # give up after a few seconds: the job comes back a minute later.
+            await autocommit.exec_driver_sql(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
+            # Transactions that begin after this moment began after the close committed: they never see old rows.
+            started = (await autocommit.execute(text("SELECT statement_timestamp()"))).scalar_one()
+            for _ in range(_WAIT_TRIES):
+                if (await autocommit.execute(_OLDER_TRANSACTIONS, {"started": started})).scalar_one() == 0:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("feedback scrub: a transaction older than the close is still open")
+            # Twice: a connection starting up meanwhile can hold a snapshot for a moment, and VACUUM keeps
+            # what any snapshot may still see; the second pass, a little later, takes what the first left.
+            for pause in (0.2, 0.0):
+                for table in FEEDBACK_TABLES:
+                    await autocommit.exec_driver_sql(f"VACUUM FULL {table}")
+                await asyncio.sleep(pause)
         return
     if engine.dialect.name != "sqlite":
         raise NotImplementedError(f"no feedback scrub for the {engine.dialect.name} dialect")
@@ -169,4 +188,5 @@ async def scrub_feedback(engine: AsyncEngine) -> None:
             if busy is None or busy[0] == 0:
                 return
             await asyncio.sleep(0.02)  # a reader still holds an old snapshot of the log; it ends soon
-        log.warning("feedback scrub: the write-ahead log is still in use; it is emptied at the next checkpoint")
+        # Old frames would stay in the log file: fail, so the job runs again in a minute.
+        raise RuntimeError("feedback scrub: the write-ahead log is still in use by a reader")

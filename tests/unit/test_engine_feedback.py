@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from conversations import feedback
 from conversations.events import Actor, FormSubmitted
+from conversations.jobs import run_due_jobs
 from conversations.messages import Reply
 from tests.fakes.memory import World, text_of
 
@@ -210,3 +214,24 @@ async def test_an_ended_cohorts_personal_data_is_purged_after_the_retention_mont
     assert cohort.id in w.state.cohorts  # the cohort's name and dates stay...
     assert len([a for a in w.state.feedback_answers if a.cohort_id == cohort.id]) == 6  # ...and anonymous answers
     assert w.person(MIA) is not None  # people still signed up keep their profile; `leave` removes it
+
+
+async def test_a_scrub_that_cannot_run_yet_comes_back_a_minute_later() -> None:
+    w = World()
+    await _paired(w)
+    await w.say(BOSS, "admin feedback open")
+    await w.say(BOSS, "admin feedback close")
+    calls: list[int] = []
+
+    class Busy:
+        async def scrub_feedback(self) -> None:
+            calls.append(1)
+            raise RuntimeError("a transaction older than the close is still open")
+
+    await run_due_jobs(replace(w.deps, scrubber=Busy()))
+    assert calls == [1] and w.store.scrubs == 0
+    [again] = [j for j in w.state.jobs.values() if j.kind == feedback.SCRUB and j.state == "pending"]
+    assert again.due_at == w.clock.now() + timedelta(minutes=1)
+    w.clock.advance(minutes=1)
+    await w.run_jobs()  # the World's scrubber works again
+    assert w.store.scrubs == 1
