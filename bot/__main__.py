@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     manifest.add_argument("--url", metavar="URL", help="the public https URL of `serve` (HTTP mode)")
     manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL needed")
     manifest.add_argument("--oauth", action="store_true", help="multi-workspace install (adds the redirect URL)")
+    simulate = verbs.add_parser("simulate", help="run a whole cohort of synthetic people in simulated time "
+                                "(console platform, temporary database): timeline and summary")
+    simulate.add_argument("--people", type=_bounded(2, 2000), default=20, metavar="N", help="how many (default 20)")
+    simulate.add_argument("--weeks", type=_bounded(1, 104), default=12, metavar="W", help="cohort length (default 12)")
+    simulate.add_argument("--seed", type=int, default=1, metavar="S", help="same seed, same run (default 1)")
+    simulate.add_argument("--cadence", choices=("weekly", "biweekly", "monthly"),
+                          help="check-in cadence (default: program.cohort.cadence in app.yaml)")
     package = verbs.add_parser("teams-package", help="build the Teams app package (manifest.json + icons, zipped)")
     package.add_argument("--app-id", metavar="GUID", help="the bot's Microsoft App ID (default: $TEAMS_APP_ID)")
     package.add_argument("--out", metavar="PATH", default="mentorbot-teams.zip", help="where to write the zip")
@@ -54,6 +61,21 @@ def _parser() -> argparse.ArgumentParser:
     person.add_argument("who", metavar="USER", help="platform:workspace:user_id (e.g. slack:T0123:U0456) or email")
     person.add_argument("--out", metavar="PATH", help="where to write the JSON (default: standard output)")
     return parser
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (argparse turns the error into one line, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: expected {low} to {high}")
+        return value
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(config))
         elif verb == "serve":
             asyncio.run(_serve(config))
+        elif verb == "simulate":
+            return asyncio.run(_simulate(config, args))
         elif verb == "import-people":
             return asyncio.run(_import_people(config, Path(args.file)))
         elif verb == "export-person":
@@ -145,6 +169,18 @@ async def _migrate(config: AppConfig) -> None:
         raise StartupError(f"could not migrate the database at {redact(config.database_url)}: {reason}") from None
     current, _ = await schema_state(config.database_url)
     print(f"mentorbot: database {redact(config.database_url)} is at revision {current}")
+
+
+async def _simulate(config: AppConfig, args: argparse.Namespace) -> int:
+    from bot.simulate import SimulationError, SimulationOptions, simulate
+
+    options = SimulationOptions(people=args.people, weeks=args.weeks, seed=args.seed, cadence=args.cadence)
+    try:
+        await simulate(config, options, sys.stdout, sys.stderr)
+    except SimulationError as problem:
+        print(f"mentorbot: the simulation stopped: {problem}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _import_people(config: AppConfig, path: Path) -> int:
