@@ -13,15 +13,30 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 
 from tests.integration.cli import ROOT, cli_env
-from tests.integration.test_serve_e2e import _free_port, _wait_until_up
+from tests.integration.test_serve_e2e import _free_port, _health
 
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "compose.yaml"
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv") / "bin"
+
+
+async def _wait_until_up(port: int, proc: asyncio.subprocess.Process, *, attempts: int = 1200) -> None:
+    """Until /healthz answers: a replica migrates first, and the other may wait for its lock (a minute at most)."""
+    for _ in range(attempts):
+        if proc.returncode is not None:
+            _, err = await proc.communicate()
+            raise AssertionError(f"the replica exited with {proc.returncode}: {err.decode()[-1500:]}")
+        try:
+            await _health(port)
+            return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("the replica did not start listening")
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -96,6 +111,8 @@ def test_compose_runs_postgres_15_and_two_bot_replicas_with_healthchecks() -> No
     assert url.startswith("postgresql://") and "@postgres:5432/" in url
     assert "/healthz" in " ".join(bot["healthcheck"]["test"])
     assert not any(re.match(r"SLACK_|TEAMS_", key) for key in bot["environment"])  # tokens come from .env
+    # replicas share one feedback key, which compose demands from .env rather than letting each generate its own
+    assert bot["environment"]["FEEDBACK_KEY"].startswith("${FEEDBACK_KEY:?")
     assert {"path": ".env", "required": False} in bot["env_file"]
     host_ports = bot["ports"][0].split(":")[0]
     first, last = (int(p) for p in host_ports.split("-"))
@@ -113,7 +130,8 @@ async def test_two_replicas_run_the_image_command_on_one_fresh_database(postgres
     path = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     ports = [_free_port(), _free_port()]
     procs = [await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env=cli_env(postgres_url, PORT=str(port), PATH=path, LOG_FORMAT="json"),
+        *command, cwd=ROOT, env=cli_env(postgres_url, PORT=str(port), PATH=path, LOG_FORMAT="json",
+                                        FEEDBACK_KEY="k" * 32 + "shared-by-both-replicas"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for port in ports]
     try:
         for port, proc in zip(ports, procs, strict=True):
