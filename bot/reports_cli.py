@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +18,9 @@ from conversations.model import Cohort
 from conversations.report_flow import build_report, chart_png, export_files
 from conversations.report_text import as_text, report_message
 from storage.models import CohortRow
+
+if TYPE_CHECKING:
+    from bot.simulate import FinishedRun
 
 
 class CohortNotFound(Exception):
@@ -65,6 +69,15 @@ async def write_report(deps: Deps, cohort: Cohort, out: Path | None) -> str:
         await asyncio.to_thread(_write_bytes, out, png)
         text += f"\nChart: {out} ({len(png):,} bytes, PNG)\n"
     return text
+
+
+async def cohort_report_section(run: FinishedRun) -> str:
+    """`mentorbot simulate`'s last section: the simulated cohort's report, as an admin would read it."""
+    async with run.deps.uow() as uow:
+        cohort = await uow.cohorts.get(run.cohort_id)
+    if cohort is None:
+        return "Cohort report: the cohort is gone."
+    return "Cohort report\n\n" + await write_report(run.deps, cohort, None)
 
 
 async def report_command(config: AppConfig, cohort_name: str | None, out: Path) -> int:

@@ -25,6 +25,7 @@ from sqlmodel import col
 from tqdm import tqdm
 
 from bot.config import AppConfig
+from bot.reports_cli import cohort_report_section
 from bot.wiring import Bot, build_bot
 from conversations.deps import Deps
 from conversations.events import ActionTaken, Actor, Command, Event, FormSubmitted, FormValue, MessageRef
@@ -43,6 +44,7 @@ DEFAULT_START = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # a Monday; Europe and t
 MATCH_AFTER = timedelta(days=2, hours=2)  # sign-ups on Monday, pairs confirmed on Wednesday morning
 AFTER_END = timedelta(days=7)  # the last reminders, closings and farewells come after the cohort's last day
 JOB_BATCH = 100
+MAX_STEPS_AT_ONE_MOMENT = 50
 
 CHECKIN_ANSWER = "checkin.answer"
 TIMED_KINDS = ("check-in", "reminder", "nudge", "other")
@@ -163,7 +165,7 @@ class FinishedRun:
 # Sections printed after the summary, each given the finished run while its database is still open.
 # Issue #7 (the cohort report) appends its report here: `EPILOGUES = (cohort_report_section,)`.
 Epilogue = Callable[[FinishedRun], Awaitable[str]]
-EPILOGUES: tuple[Epilogue, ...] = ()
+EPILOGUES: tuple[Epilogue, ...] = (cohort_report_section,)
 
 
 class SimulatedClock:
@@ -337,10 +339,15 @@ class _Simulation:
     async def run(self, progress: tqdm[None] | None) -> None:
         horizon = self.ends + AFTER_END
         started = self.clock.now()
+        previous, stuck = started, 0
         while True:
             moment = await self._next_moment()
             if moment is None or moment > horizon:
                 break
+            stuck = stuck + 1 if moment <= previous else 0
+            if stuck > MAX_STEPS_AT_ONE_MOMENT:  # something comes due again at once, forever: say so, don't spin
+                raise SimulationError(f"work keeps coming due at {moment:%Y-%m-%d %H:%M} UTC without time passing")
+            previous = moment
             self.clock.set(moment)
             await self._step()
             if progress is not None:  # tqdm redraws at most ten times a second

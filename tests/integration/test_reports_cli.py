@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,3 +70,15 @@ async def test_admin_report_in_the_console_saves_the_chart_under_data_exports(
     assert "Everyone: 12 answers, safety 4.5/5" in run.out
     assert (tmp_path / "data" / "exports" / "report-spring-2027-pairs.csv").exists()
     assert "Only program admins can use admin commands." in run.out.split("bob> ")[1]
+
+
+async def test_simulate_ends_with_the_cohort_report_and_its_figures_agree(tmp_path: Path) -> None:
+    # simulate runs on a temporary database of its own: DATABASE_URL is not read
+    run = await mentorbot("simulate", "--people", "6", "--weeks", "2", "--seed", "3",
+                          database_url=f"sqlite:///{tmp_path / 'unused.db'}")
+    assert run.code == 0, run.err[-2000:]
+    summary, _, report = run.out.partition("\nCohort report\n\n")
+    assert report.startswith("Report for 'Simulated cohort' (running)\nSigned up: 6\n")
+    nudges = re.search(r"nudges sent: (\d+)", summary)
+    assert nudges is not None and f"\nNudges sent: {nudges.group(1)}\n" in report
+    assert "Round 1 (mid-way" in report and "Everyone: not enough answers yet" in report  # nobody answers there
