@@ -79,6 +79,8 @@ async def _moment(uow: UnitOfWork, trigger: str, cohort: Cohort, pair: Pair) -> 
 async def pair_started(uow: UnitOfWork, deps: Deps, cohort: Cohort, pair: Pair) -> None:
     """Schedule the pair's time-based nudges: before the first meeting, mid-program, two-thirds, the end, and the
     45-day inactivity check (moved on by every meeting). Each job re-checks its moment when it runs."""
+    if cohort.started_at is not None and pair.created_at >= cohort_end(cohort):
+        return  # paired after the cohort's end: nothing left to prepare them for
     for trigger in TIMED:
         await uow.jobs.schedule(NUDGE_DUE, f"{pair.id}:{trigger}", await _moment(uow, trigger, cohort, pair))
 

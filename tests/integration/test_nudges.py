@@ -442,3 +442,18 @@ async def test_the_farewell_links_to_the_final_feedback_round_while_it_is_open(
     assert (button.label, button.action, button.value) == ("Give anonymous feedback", feedback.START, final.id)
     opened = await Engine(rig.deps).dispatch(ActionTaken(BOB, button.action, button.value))
     assert opened.form is not None and opened.form.id == feedback.FEEDBACK_FORM
+
+
+async def test_a_pair_made_after_the_cohort_s_end_gets_no_nudges(
+        uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine) -> None:
+    rig = await _rig(uow_factory, engine, weeks=1, now=START)
+    late = Pair(id=uuid.uuid4().hex, cohort_id=rig.cohort.id, mentor_id=rig.mentor.id, mentee_id=rig.mentee.id,
+                score=60, reasons=(), created_at=START + timedelta(weeks=1, days=1))
+    async with rig.deps.uow() as uow:
+        await uow.pairs.end(rig.pair.id, START)
+        await uow.pairs.add(late)
+        await nudges.pair_started(uow, rig.deps, rig.cohort, late)
+        assert await uow.jobs.pending_for(f"{late.id}:{nudges.COHORT_END}") == []
+        await uow.commit()
+    await rig.run_until(START + timedelta(weeks=4))
+    assert rig.platform.log == []
