@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -18,7 +20,7 @@ from conversations.engine import Engine
 from conversations.events import ActionTaken, Actor, MessageRef
 from conversations.jobs import run_due_jobs
 from conversations.messages import Message
-from conversations.model import CheckIn, CheckInAnswer, Cohort, Pair, Person, Profile
+from conversations.model import CheckIn, CheckInAnswer, Cohort, Nudge, Pair, Person, Profile
 from conversations.nudge_catalogue import TRIGGERS
 from conversations.outbox import OutboxSender
 from conversations.settings import Admins, ProgramSettings
@@ -457,3 +459,41 @@ async def test_a_pair_made_after_the_cohort_s_end_gets_no_nudges(
         await uow.commit()
     await rig.run_until(START + timedelta(weeks=4))
     assert rig.platform.log == []
+
+
+async def test_the_database_keeps_once_per_trigger_and_one_a_day_even_across_two_processes(
+        uow_factory: SqlUnitOfWorkFactory, replica_uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine) -> None:
+    rig = await _rig(uow_factory, engine)
+    person = rig.mentee.id
+    async with uow_factory() as uow:
+        first = await uow.nudges.add(Nudge(0, rig.pair.id, person, nudges.MID_PROGRAM, START))
+        assert first is not None
+        assert await uow.nudges.add(Nudge(0, rig.pair.id, person, nudges.MID_PROGRAM, START)) is None
+        second = await uow.nudges.add(Nudge(0, rig.pair.id, person, nudges.TWO_THIRDS, START))
+        third = await uow.nudges.add(Nudge(0, rig.pair.id, person, nudges.COHORT_END, START))
+        assert second is not None and third is not None
+        await uow.commit()
+
+    # two processes mark two nudges of one person sent on the same local day at the same moment
+    async with uow_factory() as one:
+        assert await one.nudges.mark_sent(first, START, "2027-03-01")
+
+        async def other_process() -> bool:
+            async with replica_uow_factory() as two:
+                marked = await two.nudges.mark_sent(second, START, "2027-03-01")
+                await two.commit()
+                return marked
+
+        racing = asyncio.create_task(other_process())
+        await asyncio.sleep(0.2)  # the other is waiting on this transaction (a row lock, or SQLite's one writer)
+        await one.commit()
+    try:
+        lost = await racing
+    except IntegrityError:
+        lost = False  # Postgres: the unique index uq_nudges_one_a_day refused it; the job is retried later
+    assert lost is False
+    async with uow_factory() as uow:
+        assert await uow.nudges.mark_sent(third, START, "2027-03-02")
+        await uow.commit()
+        stored = {n.id: n.sent_day for n in await uow.nudges.of_pair(rig.pair.id)}
+    assert stored == {first: "2027-03-01", second: None, third: "2027-03-02"}
