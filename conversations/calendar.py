@@ -10,7 +10,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from conversations.model import WEEKDAYS, Profile
+from conversations.model import WEEKDAYS, Cadence, Profile
 
 _HORIZON_DAYS = 15  # two weeks and a day: any working pattern recurs within it
 
@@ -24,9 +24,10 @@ class Window:
     end: str  # "16:00"
 
 
-def _hhmm(value: str) -> time:
+def _minutes(value: str) -> int:
+    """Minutes after local midnight; "24:00" (a working day that runs to midnight) is 1440."""
     hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
+    return int(hours) * 60 + int(minutes)
 
 
 def zone_of(profile: Profile) -> zoneinfo.ZoneInfo:
@@ -36,16 +37,16 @@ def zone_of(profile: Profile) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def _hours(profile: Profile, window: Window | None, day: date) -> tuple[time, time] | None:
-    """The local hours allowed on `day`, or None if none are."""
+def _hours(profile: Profile, window: Window | None, day: date) -> tuple[int, int] | None:
+    """The local hours allowed on `day`, as minutes after midnight, or None if none are."""
     weekday = WEEKDAYS[day.weekday()]
     if weekday not in profile.working_days:
         return None
-    start, end = _hhmm(profile.work_start), _hhmm(profile.work_end)
+    start, end = _minutes(profile.work_start), _minutes(profile.work_end)
     if window is not None:
         if weekday not in window.days:
             return None
-        start, end = max(start, _hhmm(window.start)), min(end, _hhmm(window.end))
+        start, end = max(start, _minutes(window.start)), min(end, _minutes(window.end))
     return (start, end) if start < end else None
 
 
@@ -57,8 +58,11 @@ def _window_fits(profile: Profile, window: Window | None) -> bool:
     return any(_hours(profile, window, monday + timedelta(days=i)) for i in range(7))
 
 
-def _local(day: date, at: time, zone: zoneinfo.ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+def _local(day: date, minutes: int, zone: zoneinfo.ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time; a time skipped by a clock change reads as just after it."""
+    day += timedelta(days=minutes // 1440)
+    minutes %= 1440
+    return datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone).astimezone(UTC)
 
 
 def next_slot(profile: Profile, after: datetime, window: Window | None = None) -> datetime:
@@ -105,14 +109,15 @@ def after_working_days(profile: Profile, at: datetime, days: int) -> datetime:
         day += timedelta(days=1)
         if WEEKDAYS[day.weekday()] in profile.working_days:
             counted += 1
-    return next_slot(profile, _local(day, local.time().replace(tzinfo=None), zone))
+    return next_slot(profile, _local(day, local.hour * 60 + local.minute, zone) + timedelta(
+        seconds=local.second, microseconds=local.microsecond))
 
 
 def next_working_day(profile: Profile, at: datetime) -> datetime:
     """The start of the person's next working day after the local date of `at`."""
     zone = zone_of(profile)
     tomorrow = at.astimezone(zone).date() + timedelta(days=1)
-    return next_slot(profile, _local(tomorrow, time(0, 0), zone))
+    return next_slot(profile, _local(tomorrow, 0, zone))
 
 
 def local_day(profile: Profile, at: datetime) -> str:
@@ -127,3 +132,19 @@ def add_months(at: datetime, months: int) -> datetime:
     following = date(year + (month == 12), month % 12 + 1, 1)
     last = (following - timedelta(days=1)).day
     return at.replace(year=year, month=month, day=min(at.day, last))
+
+
+def nth_cadence(anchor: datetime, cadence: Cadence, n: int) -> datetime:
+    """The n-th beat after `anchor`: whole weeks as UTC instants (a clock change moves no beat), months by
+    the calendar (clamped, and always counted from the anchor, so the 31st comes back after a short month)."""
+    if cadence == "monthly":
+        return add_months(anchor, n)
+    return anchor + timedelta(weeks=n * (1 if cadence == "weekly" else 2))
+
+
+def beats_by(anchor: datetime, cadence: Cadence, at: datetime) -> int:
+    """How many beats after `anchor` have come by `at` (0 before the first)."""
+    n = 0
+    while nth_cadence(anchor, cadence, n + 1) <= at:
+        n += 1
+    return n

@@ -71,6 +71,28 @@ class SqlCheckInRepository:
         )
         return await _rowcount(self._session, stmt) > 0
 
+    async def move(self, checkin_id: str, from_state: CheckInState, to_state: CheckInState, at: datetime) -> bool:
+        # A conditional UPDATE: a second job (or replica) that read the same state finds it changed and writes
+        # nothing; on Postgres it waits for the first one's row lock, then re-reads the condition.
+        values: dict[str, object] = {"state": to_state}
+        if to_state == "sent":
+            values["sent_at"] = at
+        stmt = (update(CheckInRow)
+                .where(col(CheckInRow.id) == checkin_id, col(CheckInRow.state) == from_state).values(**values))
+        return await _rowcount(self._session, stmt) > 0
+
+    async def reschedule(self, checkin_id: str, due_at: datetime) -> bool:
+        stmt = (update(CheckInRow).where(col(CheckInRow.id) == checkin_id, col(CheckInRow.state) == "scheduled")
+                .values(due_at=due_at))
+        return await _rowcount(self._session, stmt) > 0
+
+    async def mark_reminded(self, checkin_id: str) -> bool:
+        stmt = (update(CheckInRow)
+                .where(col(CheckInRow.id) == checkin_id, col(CheckInRow.state) == "sent",
+                       col(CheckInRow.answer).is_(None), col(CheckInRow.reminded).is_(False))
+                .values(reminded=True))
+        return await _rowcount(self._session, stmt) > 0
+
     async def of_pair(self, pair_id: str) -> list[CheckIn]:
         stmt = (select(CheckInRow).where(col(CheckInRow.pair_id) == pair_id)
                 .order_by(col(CheckInRow.round), col(CheckInRow.person_id)))

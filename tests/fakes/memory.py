@@ -41,6 +41,7 @@ from conversations.model import (
     Nudge,
     Objective,
     OutboxItem,
+    OutboxResult,
     OutboxState,
     Pair,
     Person,
@@ -371,6 +372,25 @@ class MemoryOutboxRepository(_Repo):
             record.attempts += 1
         return [r.to_item() for r in due]
 
+    async def settle(self, results: Sequence[OutboxResult]) -> list[int]:
+        s = await self._s()
+        stale: list[int] = []
+        for result in results:
+            record = s.outbox.get(result.item_id)
+            if record is None or record.state != "pending" or record.attempts != result.attempt:
+                stale.append(result.item_id)
+                continue
+            record.lease_until = None
+            if result.outcome == "sent":
+                record.state, record.platform_ref, record.sent_at = "sent", result.platform_ref, result.at
+            elif result.outcome == "dead":
+                record.state, record.last_error = "dead", result.error[:200]
+            elif result.outcome == "retry":
+                record.next_attempt_at, record.last_error = result.at, result.error[:200]
+            else:
+                record.next_attempt_at, record.attempts = result.at, record.attempts - 1
+        return stale
+
     async def mark_sent(self, item_id: int, platform_ref: str, at: datetime) -> None:
         record = await self._get(item_id)
         record.state = "sent"
@@ -414,6 +434,10 @@ class MemoryAddressBook(_Repo):
     async def get(self, actor: Actor) -> str | None:
         found = (await self._s()).addresses.get(actor)
         return None if found is None else found[0]
+
+    async def get_many(self, actors: Sequence[Actor]) -> dict[Actor, str]:
+        known = (await self._s()).addresses
+        return {a: known[a][0] for a in actors if a in known}
 
     async def put(self, actor: Actor, data: str, at: datetime) -> None:
         (await self._s()).addresses[actor] = (data, at)
