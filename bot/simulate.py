@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -642,7 +642,10 @@ async def simulate(config: AppConfig, options: SimulationOptions, out: TextIO, e
         await upgrade(url)
         clock = SimulatedClock(options.start)
         messenger = RecordingMessenger(clock)
-        bot = await build_bot(config.model_copy(update={"database_url": url}), {PLATFORM: messenger}, clock=clock)
+        # Nothing of the operator's is touched: not DATABASE_URL, nor the feedback key or its file.
+        secrets = replace(config.secrets, feedback_key=None, feedback_key_file=str(Path(folder) / "feedback.key"))
+        isolated = config.model_copy(update={"database_url": url, "secrets": secrets})
+        bot = await build_bot(isolated, {PLATFORM: messenger}, clock=clock)
         event.listen(bot.db.sync_engine, "connect", _throwaway_database)
         try:
             settings = bot.deps.settings
