@@ -89,6 +89,21 @@ class OutboxItem:
     also: tuple[Actor, ...] = ()  # a group message: these people too, in one conversation
 
 
+OutboxOutcome = Literal["sent", "retry", "dead", "released"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxResult:
+    """What became of one claimed outbox item; recorded only while that claim still holds the item."""
+
+    item_id: int
+    attempt: int  # the item's attempts as claimed: a later claim (another sender's) makes this one stale
+    outcome: OutboxOutcome  # "released": never sent, its lease too short to start; the attempt is not counted
+    at: datetime  # sent: when the platform accepted it; retry and released: when it is due again
+    platform_ref: str | None = None
+    error: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     at: datetime

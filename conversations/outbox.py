@@ -12,11 +12,13 @@ from conversations.deps import Deps
 from conversations.directory import admins_of
 from conversations.events import Actor
 from conversations.messages import Message
-from conversations.model import OutboxItem
+from conversations.model import OutboxItem, OutboxResult
 from conversations.partners import release_partners
 from conversations.ports import DeliveryError, Messenger, UnitOfWork
 
 log = logging.getLogger("mentorbot.outbox")
+
+RECORD_ATTEMPTS = 3  # a database hiccup while recording results: try again before letting the leases run out
 
 # (platform, outcome "sent" | "retried" | "dead") after each delivery attempt is recorded: a metrics hook
 DeliveryObserver = Callable[[str, str], None]
@@ -24,12 +26,25 @@ DeliveryObserver = Callable[[str, str], None]
 
 @dataclass(frozen=True, slots=True)
 class OutboxPolicy:
-    batch: int = 50
+    batch: int = 100
     lease_seconds: float = 60.0
+    send_timeout_seconds: float = 20.0  # one delivery, all its platform requests included, never takes longer
     max_attempts: int = 8
     base_backoff_seconds: float = 2.0
     max_backoff_seconds: float = 900.0
-    concurrency: int = 8
+    concurrency: int = 16
+
+    @property
+    def send_deadline(self) -> float:
+        """How long one delivery may take: the send timeout, but never more than a third of the lease."""
+        return min(self.send_timeout_seconds, self.lease_seconds / 3)
+
+    @property
+    def start_window(self) -> timedelta:
+        """How long after its claim a delivery may still start: it then ends (sent, failed or cut off by the
+        deadline) with a whole deadline of lease to spare, for clock skew between replicas and the write that
+        records it. Nothing but the one request in flight when a process dies can be sent twice."""
+        return timedelta(seconds=self.lease_seconds - 2 * self.send_deadline)
 
 
 class OutboxSender:
@@ -43,6 +58,8 @@ class OutboxSender:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self._unrecorded: list[OutboxResult] = []
+        self._recording = asyncio.Lock()
 
     @property
     def messengers(self) -> Mapping[str, Messenger]:
@@ -55,13 +72,18 @@ class OutboxSender:
         self._idle.clear()
         try:
             deps, policy = self._deps, self._policy
+            claimed_at = deps.clock.now()
             async with deps.uow() as uow:
-                items = await uow.outbox.claim(deps.clock.now(), policy.batch, policy.lease_seconds)
+                items = await uow.outbox.claim(claimed_at, policy.batch, policy.lease_seconds)
                 await uow.commit()
+            start_by = claimed_at + policy.start_window
             gate = asyncio.Semaphore(policy.concurrency)
 
             async def one(item: OutboxItem) -> None:
                 async with gate:
+                    if deps.clock.now() > start_by:  # too little lease left: another sender may take it mid-send
+                        await self._record(OutboxResult(item.id, item.attempts, "released", deps.clock.now()))
+                        return
                     await self._deliver(item)
 
             # shield: a stop during the sends lets the in-flight ones finish and be recorded
@@ -86,42 +108,77 @@ class OutboxSender:
         await self._idle.wait()
 
     async def _deliver(self, item: OutboxItem) -> None:
-        deps = self._deps
+        deps, deadline = self._deps, self._policy.send_deadline
         messenger = deps.messengers.get(item.to.platform)
-        now = deps.clock.now()
         try:
             if messenger is None:
                 raise DeliveryError(f"no {item.to.platform} platform configured")
-            ref = await messenger.send([item.to, *item.also], Message.from_json(item.message_json))
+            message = Message.from_json(item.message_json)
+            # The one window where a repeat can happen: the platform takes no idempotency key, so if it accepted
+            # the message and the answer is lost (timeout, crash), the next attempt sends it again.
+            async with asyncio.timeout(deadline):
+                ref = await messenger.send([item.to, *item.also], message)
         except DeliveryError as failure:
             await self._failed(item, failure)
+            return
+        except TimeoutError:
+            await self._failed(item, DeliveryError(f"no answer within {deadline:.0f} s"))
             return
         except Exception as bug:  # an outage or a bug in an adapter: retry later, never lose the message
             log.exception("outbox %s: unexpected error while sending", item.id)
             await self._failed(item, DeliveryError(type(bug).__name__))
             return
-        async with deps.uow() as uow:
-            await uow.outbox.mark_sent(item.id, str(ref), now)
-            await uow.commit()
+        await self._record(OutboxResult(item.id, item.attempts, "sent", deps.clock.now(), platform_ref=str(ref)))
         self._observed(item, "sent")
+
+    async def _record(self, result: OutboxResult) -> None:
+        """Record this result, with every other one that finished meanwhile, in one transaction (group commit:
+        under load one write records many sends; alone, a send is recorded at once). Returns once it is."""
+        self._unrecorded.append(result)
+        async with self._recording:
+            if not self._unrecorded:
+                return  # a write that finished while we waited took ours too
+            results, self._unrecorded = self._unrecorded, []
+            for attempt in range(1, RECORD_ATTEMPTS + 1):
+                try:
+                    async with self._deps.uow() as uow:
+                        stale = await uow.outbox.settle(results)
+                        await uow.commit()
+                    break
+                except Exception:
+                    if attempt == RECORD_ATTEMPTS:  # the leases run out, and these are sent again
+                        log.exception("outbox: could not record %s results", len(results))
+                        return
+                    await asyncio.sleep(0.5 * attempt)
+        for result in results:
+            if result.item_id in stale:
+                log.warning("outbox %s: no longer held by this sender (its lease ran out, or it was erased); "
+                            "%s not recorded", result.item_id, result.outcome)
 
     async def _failed(self, item: OutboxItem, failure: DeliveryError) -> None:
         deps, policy = self._deps, self._policy
         now = deps.clock.now()
-        async with deps.uow() as uow:
-            if failure.permanent or item.attempts >= policy.max_attempts:
-                log.warning("outbox %s: giving up after %s attempts: %s", item.id, item.attempts, failure.reason)
-                await uow.outbox.mark_dead(item.id, failure.reason[:200])
+        rate_limited = failure.retry_after is not None
+        # a rate limit is the platform pacing us, not failing: it never makes us give up a message
+        if failure.permanent or (item.attempts >= policy.max_attempts and not rate_limited):
+            log.warning("outbox %s: giving up after %s attempts: %s", item.id, item.attempts, failure.reason)
+            async with deps.uow() as uow:
+                dead = OutboxResult(item.id, item.attempts, "dead", now, error=failure.reason)
+                if await uow.outbox.settle([dead]):
+                    return  # another sender holds it now
                 if failure.permanent:
                     await mark_unreachable(uow, deps, item.to, failure.reason)
-            else:
-                backoff = min(policy.max_backoff_seconds, policy.base_backoff_seconds * 2 ** (item.attempts - 1))
-                wait = max(backoff, failure.retry_after or 0.0)
-                log.info("outbox %s: attempt %s failed (%s); retrying in %.0f s",
-                         item.id, item.attempts, failure.reason, wait)
-                await uow.outbox.retry_later(item.id, failure.reason[:200], now + timedelta(seconds=wait))
-            await uow.commit()
-        self._observed(item, "dead" if failure.permanent or item.attempts >= policy.max_attempts else "retried")
+                await uow.commit()
+            self._observed(item, "dead")
+            return
+        if failure.retry_after is not None:  # the platform said when: wait that long (at least the base), no more
+            wait = max(policy.base_backoff_seconds, failure.retry_after)
+        else:
+            wait = min(policy.max_backoff_seconds, policy.base_backoff_seconds * 2 ** (item.attempts - 1))
+        log.info("outbox %s: attempt %s failed (%s); retrying in %.0f s", item.id, item.attempts, failure.reason, wait)
+        await self._record(OutboxResult(item.id, item.attempts, "retry", now + timedelta(seconds=wait),
+                                        error=failure.reason))
+        self._observed(item, "retried")
 
     def _observed(self, item: OutboxItem, outcome: str) -> None:
         if self._observe is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, cast
 
@@ -18,6 +19,7 @@ from storage.models import AddressRow, AdminRow, AuditRow, PseudonymRow
 from storage.platform import dialect_insert
 
 Outcome = Literal["ok", "denied", "invalid"]
+_IDS_PER_READ = 500  # well under SQLite's limit of bound parameters
 
 
 class SqlAdminRepository:
@@ -73,6 +75,20 @@ class SqlAddressBook:
     async def get(self, actor: Actor) -> str | None:
         row = await self._find(actor)
         return None if row is None else row.data
+
+    async def get_many(self, actors: Sequence[Actor]) -> dict[Actor, str]:
+        by_workspace: dict[tuple[str, str], list[str]] = {}
+        for actor in actors:
+            by_workspace.setdefault((actor.platform, actor.workspace), []).append(actor.user_id)
+        found: dict[Actor, str] = {}
+        for (platform, workspace), user_ids in by_workspace.items():
+            for start in range(0, len(user_ids), _IDS_PER_READ):
+                rows = await self._session.execute(
+                    select(col(AddressRow.user_id), col(AddressRow.data)).where(
+                        col(AddressRow.platform) == platform, col(AddressRow.workspace) == workspace,
+                        col(AddressRow.user_id).in_(user_ids[start:start + _IDS_PER_READ])))
+                found.update((Actor(platform, workspace, user_id), data) for user_id, data in rows)
+        return found
 
     async def put(self, actor: Actor, data: str, at: datetime) -> None:
         """One upsert: a person's first messages arriving at once on two replicas must not collide."""

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
-from sqlalchemy import delete, func
+from sqlalchemy import Table, bindparam, delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from conversations.events import Actor
 from conversations.messages import Message
-from conversations.model import Job, JobState, OutboxItem, OutboxState
+from conversations.model import Job, JobState, OutboxItem, OutboxResult, OutboxState
 from storage.models import JobRow, OutboxRow
 
 
@@ -106,14 +106,17 @@ class SqlJobRepository:
         return list(result.all())
 
 
-def _to_item(row: OutboxRow) -> OutboxItem:
-    assert row.id is not None
-    if row.state not in get_args(OutboxState):
-        raise ValueError(f"unexpected outbox state in the database: {row.state!r}")
-    return OutboxItem(id=row.id, to=Actor(row.platform, row.workspace, row.user_id),
-                      message_json=row.message_json, attempts=row.attempts,
-                      state=cast(OutboxState, row.state), platform_ref=row.platform_ref,
-                      also=tuple(Actor(row.platform, row.workspace, str(u)) for u in json.loads(row.also or "[]")))
+_OUTBOX = cast(Table, OutboxRow.__table__)  # type: ignore[attr-defined]  # sqlmodel types __table__ loosely
+_ITEM_COLUMNS = tuple(_OUTBOX.c[name] for name in (
+    "id", "platform", "workspace", "user_id", "message_json", "attempts", "state", "platform_ref", "also"))
+_IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
+_SETTLE: dict[str, dict[str, Any]] = {
+    "sent": {"state": "sent", "platform_ref": bindparam("b_ref"), "sent_at": bindparam("b_at"),
+             "lease_until": None},
+    "retry": {"next_attempt_at": bindparam("b_at"), "last_error": bindparam("b_error"), "lease_until": None},
+    "dead": {"state": "dead", "last_error": bindparam("b_error"), "lease_until": None},
+    "released": {"next_attempt_at": bindparam("b_at"), "attempts": _OUTBOX.c.attempts - 1, "lease_until": None},
+}
 
 
 class SqlOutboxRepository:
@@ -133,27 +136,54 @@ class SqlOutboxRepository:
         return row.id
 
     async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
-        # The lease outlives this transaction: a sender that dies mid-send frees its rows when it
-        # runs out, so the rows are due again without anyone cleaning up.
-        stmt = (
-            select(OutboxRow)
+        # One statement: lease the due rows and read them back. The lease outlives this transaction: a sender
+        # that dies mid-send frees its rows when it runs out, so they are due again without anyone cleaning up.
+        # Postgres: rows another replica is claiming are skipped; SQLite has one writer (BEGIN IMMEDIATE).
+        due = (
+            select(_OUTBOX.c.id)
             .where(
-                col(OutboxRow.state) == "pending",
-                col(OutboxRow.next_attempt_at) <= now,
-                or_(col(OutboxRow.lease_until).is_(None), col(OutboxRow.lease_until) < now),
+                _OUTBOX.c.state == "pending",
+                _OUTBOX.c.next_attempt_at <= now,
+                or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
             )
-            .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+            .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
         )
-        rows = list((await self._session.scalars(stmt)).all())
-        lease_until = now + timedelta(seconds=lease_seconds)
-        for row in rows:
-            row.lease_until = lease_until
-            row.attempts += 1
-        await self._session.flush()
-        return [_to_item(row) for row in rows]
+        stmt = (
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+            .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=_OUTBOX.c.attempts + 1)
+            .returning(*_ITEM_COLUMNS, _OUTBOX.c.next_attempt_at)
+        )
+        rows = sorted((await self._session.execute(stmt)).all(), key=lambda r: (r.next_attempt_at, r.id))
+        return [OutboxItem(id=r.id, to=Actor(r.platform, r.workspace, r.user_id), message_json=r.message_json,
+                           attempts=r.attempts, state=cast(OutboxState, r.state), platform_ref=r.platform_ref,
+                           also=tuple(Actor(r.platform, r.workspace, str(u)) for u in json.loads(r.also or "[]")))
+                for r in rows]
+
+    async def settle(self, results: Sequence[OutboxResult]) -> list[int]:
+        # Fenced by the attempt count: every claim raises it, so a sender whose lease ran out (and whose item
+        # another sender claimed) records nothing. Core executemany, one statement per outcome: a sender
+        # records its outcomes in groups, and the ORM's per-row bookkeeping would cost more than the send.
+        if not results:
+            return []
+        ids = sorted({r.item_id for r in results})
+        held: dict[int, int] = {}
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            found = await self._session.execute(
+                select(_OUTBOX.c.id, _OUTBOX.c.attempts)
+                .where(_OUTBOX.c.id.in_(ids[start:start + _IDS_PER_STATEMENT]), _OUTBOX.c.state == "pending")
+                .with_for_update())
+            held.update((row.id, row.attempts) for row in found)
+        ours = [r for r in results if held.get(r.item_id) == r.attempt]
+        for outcome, values in _SETTLE.items():
+            params = [{"b_id": r.item_id, "b_at": r.at, "b_ref": r.platform_ref, "b_error": r.error[:200]}
+                      for r in ours if r.outcome == outcome]
+            if params:
+                await self._session.execute(update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id")).values(values),
+                                            params)
+        return [r.item_id for r in results if held.get(r.item_id) != r.attempt]
 
     async def mark_sent(self, item_id: int, platform_ref: str, at: datetime) -> None:
         row = await self._get(item_id)

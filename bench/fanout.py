@@ -1,0 +1,246 @@
+"""Fan-out: one check-in round for 5,000 pairs (10,000 DMs) through the outbox and the real Slack adapter,
+against a bare slack_sdk loop posting the same messages, in the same run; then again with 10 % of calls 429.
+
+Run: .venv/bin/python -m bench.fanout [--pairs 5000] [--concurrency 32] [--database-url URL] [--runs 1]
+The fake Slack Web API, the bare loop and mentorbot each run in a process of their own; this one only reports.
+Lost and duplicated messages are counted from what the fake Slack API accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from bench.slack_throughput import Child, _until_stopped
+
+TEAM = "T0FANOUT"
+RETRY_AFTER = 1.0
+
+
+def _child(target: str, conn: Connection, *args: Any) -> None:
+    logging.disable(logging.WARNING)
+    asyncio.run(globals()[target](conn, *args))
+
+
+def users(pairs: int) -> list[str]:
+    """Both sides of every pair: 2 x pairs Slack member ids."""
+    return [f"U{i:08d}" for i in range(2 * pairs)]
+
+
+def channel_of(user: str) -> str:
+    return "D" + user[1:]
+
+
+def checkin_message(user: str) -> Any:
+    """What a check-in looks like to the platform: a question, who it is about, four buttons."""
+    from conversations.messages import Button, Fact, Message
+
+    value = f"ci-{user}"
+    return Message("Did you meet this week?", ("A quick check-in for your reverse-mentoring pair.",),
+                   (Fact("Pair", f"you and your partner ({user})"),),
+                   (Button("Yes", "checkin.met", value, "primary"), Button("Rescheduled", "checkin.rescheduled", value),
+                    Button("Not yet", "checkin.not_yet", value), Button("I need help", "checkin.help", value)))
+
+
+# -- the processes ---------------------------------------------------------------------------------------------
+
+async def _fake_api(conn: Connection, rate_limited: float) -> None:
+    from tests.fakes.slack_api import FakeSlackApi
+
+    async with FakeSlackApi(team_id=TEAM, validate=False) as fake:
+        if rate_limited:
+            fake.fail_ratio("chat.postMessage", rate_limited, retry_after=RETRY_AFTER, seed=6)
+        conn.send(fake.base_url)
+        await _until_stopped(conn)
+        posts = fake.calls_to("chat.postMessage")
+        conn.send(([(str(c.params.get("channel")), c.at) for c in posts if c.status == 200],
+                   sum(c.status == 429 for c in posts)))
+
+
+async def _bare(conn: Connection, api_url: str, pairs: int, concurrency: int) -> None:
+    """slack_sdk alone: the same payloads, `concurrency` workers, each 429 waited out and posted again."""
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.slack.translate import message_payload
+
+    work = [(channel_of(u), message_payload(checkin_message(u))) for u in users(pairs)]
+    conn.send("ready")
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    async with aiohttp.ClientSession() as http:
+        client = AsyncWebClient(token="xoxb-bench", base_url=api_url, session=http)
+        queue = iter(work)
+        began = time.monotonic()
+
+        async def worker() -> None:
+            for channel, payload in queue:
+                while True:
+                    try:
+                        await client.chat_postMessage(channel=channel, **payload)
+                        break
+                    except SlackApiError as error:
+                        if error.response.status_code != 429:
+                            raise
+                        await asyncio.sleep(float(error.response.headers.get("Retry-After", RETRY_AFTER)))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        conn.send((began, time.monotonic() - began))
+
+
+async def _project(conn: Connection, api_url: str, database_url: str, pairs: int, concurrency: int) -> None:
+    """mentorbot: the round's messages in the outbox (DM channels known, as after the first round), then the
+    OutboxSender delivering them through SlackMessenger, until none is pending."""
+    from bot.wiring import add_slack, build_bot
+    from conversations.events import Actor
+    from conversations.outbox import OutboxPolicy, OutboxSender
+    from storage.migrate import upgrade
+    from tests.integration.slack_harness import test_config
+
+    await upgrade(database_url)
+    config = test_config(database_url, api_url)
+    bot = await build_bot(config, {})
+    slack = add_slack(bot, config)
+    assert slack is not None
+    deps = bot.deps
+    everyone = users(pairs)
+    began_enqueue = time.monotonic()
+    async with deps.uow() as uow:
+        now = deps.clock.now()
+        for user in everyone:
+            actor = Actor("slack", TEAM, user)
+            await uow.addresses.put(actor, channel_of(user), now)
+            await uow.outbox.enqueue(actor, checkin_message(user), now)
+        await uow.commit()
+    enqueue_seconds = time.monotonic() - began_enqueue
+    sender = OutboxSender(deps, OutboxPolicy(concurrency=concurrency, batch=max(64, 4 * concurrency)))
+    conn.send("ready")
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    began = time.monotonic()
+    while True:
+        await sender.drain()
+        async with deps.uow() as uow:
+            if await uow.outbox.pending_count() == 0:
+                break
+        await asyncio.sleep(0.05)  # the rate-limited ones are due again after their Retry-After
+    seconds = time.monotonic() - began
+    await slack.stop()
+    await bot.close()
+    conn.send((began, seconds, enqueue_seconds))
+
+
+# -- running and reporting -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    messages: int
+    seconds: float
+    delivered_at: list[float]  # seconds from the start until the fake accepted each message
+    lost: int
+    duplicated: int
+    rate_limited: int
+
+    @property
+    def throughput(self) -> float:
+        return len(self.delivered_at) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.delivered_at)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+    def line(self) -> str:
+        return (f"{self.label:<26} {self.throughput:7.0f} msg/s   {self.seconds:6.2f} s   "
+                f"50 % by {self.percentile(50):5.2f} s   99 % by {self.percentile(99):5.2f} s   "
+                f"lost {self.lost}   duplicated {self.duplicated}   429s {self.rate_limited}")
+
+
+def _tally(label: str, pairs: int, began: float, seconds: float, accepted: list[tuple[str, float]],
+           rate_limited: int) -> Run:
+    expected = {channel_of(u) for u in users(pairs)}
+    counts = Counter(channel for channel, _ in accepted)
+    first = {channel: at for channel, at in sorted(accepted, key=lambda c: -c[1])}
+    return Run(label=label, messages=len(expected), seconds=seconds,
+               delivered_at=[at - began for at in first.values()],
+               lost=len(expected - counts.keys()), duplicated=sum(n - 1 for n in counts.values() if n > 1),
+               rate_limited=rate_limited)
+
+
+def run_bare(pairs: int, concurrency: int, rate_limited: float) -> Run:
+    fake = _spawn("_fake_api", rate_limited)
+    bare = _spawn("_bare", fake.first, pairs, concurrency)
+    bare.conn.send("go")
+    began, seconds = bare.conn.recv()
+    bare.proc.join(10)
+    accepted, limited = fake.stop()
+    return _tally("bare slack_sdk loop", pairs, began, seconds, accepted, limited)
+
+
+def run_project(pairs: int, concurrency: int, rate_limited: float, database_url: str) -> tuple[Run, float]:
+    fake = _spawn("_fake_api", rate_limited)
+    ours = _spawn("_project", fake.first, database_url, pairs, concurrency)
+    ours.conn.send("go")
+    began, seconds, enqueue_seconds = ours.conn.recv()
+    ours.proc.join(10)
+    accepted, limited = fake.stop()
+    return _tally("mentorbot outbox + Slack", pairs, began, seconds, accepted, limited), enqueue_seconds
+
+
+def _spawn(target: str, *args: Any) -> Child:
+    import multiprocessing as mp
+
+    child = Child.__new__(Child)
+    ctx = mp.get_context("spawn")
+    child.conn, end = ctx.Pipe()
+    child.proc = ctx.Process(target=_child, args=(target, end, *args), daemon=True)
+    child.proc.start()
+    child.first = child.conn.recv()
+    return child
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pairs", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=1, help="repeat each measurement and report the spread")
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder (a fresh one per run)")
+    parser.add_argument("--rate-limited", type=float, default=0.10, help="the second run's share of 429 answers")
+    args = parser.parse_args()
+    print(f"fan-out: {args.pairs} pairs = {2 * args.pairs} DMs, {args.concurrency} concurrent requests")
+    for share in (0.0, args.rate_limited):
+        ratios: list[float] = []
+        limited = f"{share:.0%} of chat.postMessage answered 429, Retry-After {RETRY_AFTER:.0f} s"
+        print("\n" + (limited if share else "no rate limiting"))
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                url = args.database_url or f"sqlite+aiosqlite:///{tmp}/fanout.db"
+                if args.database_url:
+                    _reset(url)
+                bare = run_bare(args.pairs, args.concurrency, share)
+                ours, enqueue_seconds = run_project(args.pairs, args.concurrency, share, url)
+            print(bare.line())
+            print(ours.line() + f"   (enqueue {enqueue_seconds:.2f} s)")
+            ratios.append(ours.throughput / bare.throughput if bare.throughput else 0.0)
+            print(f"ratio mentorbot / bare: {ratios[-1]:.2f} (target >= 0.7)")
+        if len(ratios) > 1:
+            print(f"ratio over {len(ratios)} runs: median {statistics.median(ratios):.2f}, "
+                  f"min {min(ratios):.2f}, max {max(ratios):.2f}")
+
+
+def _reset(url: str) -> None:
+    """Empty the given database, so that every run starts from the same state."""
+    from storage.migrate import downgrade
+
+    asyncio.run(downgrade(url, "base"))
+
+
+if __name__ == "__main__":
+    main()
