@@ -580,6 +580,10 @@ def _scheduled(what: str) -> bool:
     return what.startswith(("check-in", "reminder", "nudge"))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _said(reply: Reply) -> str:
     return " ".join(" ".join((m.text, *m.sections)) for m in reply.messages)
 
@@ -608,7 +612,8 @@ def format_summary(s: Summary, options: SimulationOptions) -> list[str]:
     answers = ", ".join(f"{ANSWER_WORDS[a]} {s.answers[a]}" for a in ANSWER_WORDS if s.answers[a]) or "none"
     nudges = ", ".join(f"{t} {n}" for t, n in sorted(s.nudges.items())) or "none"
     return [
-        f"people: {s.people} ({s.mentors} mentors, {s.mentees} mentees); pairs: {s.pairs}; unmatched: {s.unmatched}",
+        f"people: {s.people} ({_count(s.mentors, 'mentor')}, {_count(s.mentees, 'mentee')}); pairs: {s.pairs}; "
+        f"unmatched: {s.unmatched}",
         f"introductions sent: {s.intros}",
         f"check-ins sent: {s.checkins_sent}; answered: {answered} ({answers}); no answer: {s.no_answer}; "
         f"reminders: {s.reminders}; skipped: {s.checkins_skipped}",
