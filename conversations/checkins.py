@@ -28,7 +28,7 @@ from conversations.calendar import (
 from conversations.caller import the_caller
 from conversations.deps import Deps
 from conversations.events import ActionTaken, Command, FormSubmitted, FormValue
-from conversations.messages import Button, Choice, Field, Form, Message, Reply
+from conversations.messages import Button, Field, Form, Message, Reply
 from conversations.model import CheckIn, CheckInAnswer, Cohort, Objective, Pair, Person, Profile
 from conversations.partners import cohort_end
 from conversations.ports import UnitOfWork
@@ -49,8 +49,7 @@ ANSWERS: Mapping[str, tuple[str, str]] = {  # answer: (button, what was recorded
     "not_yet": ("Not yet", "not yet"),
     "help": ("I need help", "you asked for help"),
 }
-PROGRESS = (Choice("0", "0: not started"), Choice("1", "1: first steps"), Choice("2", "2: halfway"),
-            Choice("3", "3: nearly there"), Choice("4", "4: done"))
+PROGRESS_HINT = "0 not started, 1 first steps, 2 halfway, 3 nearly there, 4 done"
 
 
 class CheckinsRefused(Exception):
@@ -272,7 +271,7 @@ def details_form(checkin: CheckIn, agreed: list[Objective]) -> Form:
     fields = [Field("note", "A private note for yourself (only you see it)", "long_text", required=False,
                     max_length=MAX_NOTE, initial=checkin.note or None)]
     progress = dict(checkin.progress)
-    fields += [Field(f"progress_{o.id}", f"Progress: {o.text}", "choice", choices=PROGRESS,
+    fields += [Field(f"progress_{o.id}", f"Progress (0-4): {o.text}", "number", hint=PROGRESS_HINT,
                      initial=str(progress.get(o.id, o.progress))) for o in agreed]
     return Form(id=DETAILS_FORM, title="Your check-in", submit_label="Save", context=checkin.id,
                 intro="Glad you met. Note what you want to remember, and how far each objective has come (0-4).",
@@ -357,7 +356,7 @@ async def on_details(form: FormSubmitted, *, deps: Deps) -> Reply:
             raw = _value(form.values, name)
             if not raw:
                 continue  # not asked (agreed after the form opened) or left as it was
-            if raw not in {c.value for c in PROGRESS}:
+            if raw not in ("0", "1", "2", "3", "4"):
                 errors[name] = "Pick a value from 0 (not started) to 4 (done)."
             else:
                 progress.append((objective, int(raw)))
