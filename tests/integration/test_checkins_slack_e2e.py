@@ -42,7 +42,7 @@ def _shown(answer: Answer) -> str:
 
 
 def _button(call: Call, label: str) -> dict[str, Any]:
-    found = [e for b in call.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+    found: list[dict[str, Any]] = [e for b in call.params["blocks"] if b["type"] == "actions" for e in b["elements"]
              if e["type"] == "button" and e["text"]["text"] == label]
     assert len(found) == 1, call.params["blocks"]
     return found[0]
@@ -92,8 +92,8 @@ async def test_a_scheduled_check_in_is_answered_yes_with_a_note_and_progress_on_
     assert alice_q.params["text"] == "Did you meet Bob Brown since Mon 1 Mar?"
     async with slack.bot.deps.uow() as uow:
         sent = {c.person_id: c.sent_at for c in await uow.checkins.of_pair(pair.id)}
-    assert sent[bob.id] is not None and sent[bob.id].astimezone(ZoneInfo("Europe/Paris")).strftime(
-        "%a %H:%M") == "Tue 10:00"
+    bob_sent = sent[bob.id]
+    assert bob_sent is not None and bob_sent.astimezone(ZoneInfo("Europe/Paris")).strftime("%a %H:%M") == "Tue 10:00"
     assert [e["text"]["text"] for b in bob_q.params["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
         "Yes", "Rescheduled", "Not yet", "I need help"]
 
