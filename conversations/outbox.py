@@ -122,7 +122,7 @@ class OutboxSender:
             await self._failed(item, failure)
             return
         except TimeoutError:
-            await self._failed(item, DeliveryError(f"no answer within {deadline:.0f} s"))
+            await self._failed(item, DeliveryError(f"no answer within {deadline:g} s"))
             return
         except Exception as bug:  # an outage or a bug in an adapter: retry later, never lose the message
             log.exception("outbox %s: unexpected error while sending", item.id)
