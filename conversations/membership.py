@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from conversations import audit
+from conversations import audit, checkins
+from conversations.calendar import zone_of
 from conversations.caller import the_caller
 from conversations.deps import Deps
 from conversations.events import ActionTaken, Actor, Command
@@ -30,11 +31,12 @@ async def on_status(cmd: Command, *, deps: Deps) -> Reply:
         is_admin = await deps.is_admin(uow, cmd.actor)
         current = await uow.cohorts.current(cmd.actor.platform, cmd.actor.workspace)
         cohorts = await uow.cohorts.cohorts_of(person.id) if person else []
-        pairs: list[tuple[Pair, str, list[str]]] = []
+        pairs: list[tuple[Pair, str, list[str], datetime | None]] = []
         for pair in (await uow.pairs.active_of(person.id) if person else []):
             other = await uow.people.get(pair.mentee_id if person and pair.mentor_id == person.id else pair.mentor_id)
             agreed = [o.text for o in await uow.objectives.of_pair(pair.id) if o.agreed]
-            pairs.append((pair, other.profile.name if other else "someone", agreed))
+            upcoming = await checkins.next_checkin(uow, deps, pair, person) if person else None
+            pairs.append((pair, other.profile.name if other else "someone", agreed, upcoming))
         await uow.commit()
     facts: list[Fact] = []
     if person is None:
@@ -51,11 +53,14 @@ async def on_status(cmd: Command, *, deps: Deps) -> Reply:
                       if mine else "none yet"))
     if current is not None and current.state == "signup" and current not in mine:
         facts.append(Fact("Open for sign-up", f"{current.name}: type `{deps.command_hint(cmd.actor, 'join')}`"))
-    for pair, partner_name, agreed in pairs:
+    for pair, partner_name, agreed, upcoming in pairs:
         role = "your mentee" if pair.mentor_id == person.id else "your mentor"
         facts.append(Fact("Partner", f"{partner_name} ({role})"))
         facts.append(Fact("Objectives", "; ".join(agreed) if agreed else
                           f"none agreed yet: `{deps.command_hint(cmd.actor, 'objectives')}`"))
+        if upcoming is not None and person.status == "active":
+            local = upcoming.astimezone(zone_of(person.profile))
+            facts.append(Fact("Next check-in", f"{local:%a} {local.day} {local:%b}, {local:%H:%M} your time"))
     if is_admin:
         facts.append(Fact("Admin", "yes"))
     buttons = [Button("Edit profile", "profile.edit")]

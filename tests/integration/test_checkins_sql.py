@@ -149,6 +149,7 @@ async def test_the_reminder_and_the_close_wait_for_working_days(uow_factory: Sql
                                                                   engine: AsyncEngine) -> None:
     rig = Rig(uow_factory, engine)
     await _pair_up(rig)
+    assert "Next check-in: Tue 16 Mar, 10:00 your time" in await rig.say(BOB, "status")
     sent_at = datetime(2027, 3, 16, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Paris
     await rig.run_until(sent_at)
     assert len(rig.questions(BOB)) == 1
@@ -156,6 +157,7 @@ async def test_the_reminder_and_the_close_wait_for_working_days(uow_factory: Sql
     assert len(rig.questions(BOB)) == 1  # not before two working days
     await rig.run_until(datetime(2027, 3, 18, 9, 0, tzinfo=UTC))
     assert [m.text for m in rig.questions(BOB)][-1].startswith("A gentle reminder")
+    assert "Next check-in: Tue 30 Mar, 10:00 your time" in await rig.say(BOB, "status")  # round 2, summer time
     bob_id = await rig.person_id(BOB)
     (bob,) = [c for c in await rig.checkins() if c.person_id == bob_id]
     assert bob.state == "sent"
