@@ -190,7 +190,10 @@ async def remind(subject: str, uow: UnitOfWork, deps: Deps) -> None:
     pair = await uow.pairs.get(checkin.pair_id)
     person = await uow.people.get(checkin.person_id)
     partner = await uow.people.get(_partner_id(pair, checkin.person_id)) if pair else None
+    cohort = await uow.cohorts.get(pair.cohort_id) if pair else None
     if pair is None or person is None or partner is None or pair.state != "active" or person.status != "active":
+        return
+    if cohort is None or cohort.state == "ended":
         return
     if not await uow.checkins.mark_reminded(checkin.id):
         return
@@ -363,9 +366,13 @@ async def on_details(form: FormSubmitted, *, deps: Deps) -> Reply:
         if errors:
             await uow.commit()
             return Reply(errors=errors, form=details_form(checkin, agreed))
-        await uow.checkins.save(replace(checkin, note=note, progress=tuple((o.id, v) for o, v in progress)))
+        told = replace(checkin, note=note, progress=tuple((o.id, v) for o, v in progress))
+        await uow.checkins.save(told)
         for objective, value in progress:
             await uow.objectives.save(replace(objective, progress=value))
+        pair = await uow.pairs.get(checkin.pair_id)
+        if pair is not None and progress:  # the answer is complete now: progress-driven triggers can see it
+            await nudges.checkin_answered(uow, deps, pair, told)
         await uow.commit()
     summary = "\n".join(f"- {o.text}: {v}/4" for o, v in progress)
     return Reply(replace=Message("Saved. Thank you!", tuple(s for s in (
