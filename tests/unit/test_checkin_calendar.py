@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from conversations.calendar import (
     Window,
     after_working_days,
@@ -110,3 +113,36 @@ def test_beats_counts_the_rounds_that_have_come() -> None:
     assert beats_by(anchor, "weekly", anchor + timedelta(days=7)) == 1
     assert beats_by(datetime(2027, 1, 31, tzinfo=UTC), "monthly", datetime(2027, 3, 30, tzinfo=UTC)) == 1
     assert beats_by(datetime(2027, 1, 31, tzinfo=UTC), "monthly", datetime(2027, 3, 31, tzinfo=UTC)) == 2
+
+
+ZONES = ("Pacific/Auckland", "America/New_York", "Asia/Kolkata", "Asia/Riyadh", "Europe/London", "UTC",
+         "Australia/Lord_Howe", "America/St_Johns")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@settings(max_examples=150, deadline=None)
+@given(zone=st.sampled_from(ZONES), days=st.sets(st.sampled_from(DAYS), min_size=1),
+       hours=st.tuples(st.integers(0, 23), st.integers(1, 24)).filter(lambda h: h[0] < h[1]),
+       after=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31)),
+       use_window=st.booleans())
+def test_next_slot_is_the_first_moment_inside_working_time_and_window(
+        zone: str, days: set[str], hours: tuple[int, int], after: datetime, use_window: bool) -> None:
+    person = profile(zone, days=tuple(d for d in DAYS if d in days), start=f"{hours[0]:02d}:00",
+                     end=f"{hours[1]:02d}:00")
+    at = after.replace(tzinfo=UTC)
+    window = WINDOW if use_window else None
+    slot = next_slot(person, at, window)
+    assert at <= slot < at + timedelta(days=15)
+    assert in_slot(person, slot, window)
+    if slot > at:  # the moment before was outside: nothing earlier was allowed
+        assert not in_slot(person, slot - timedelta(minutes=1), window)
+    local_slot = local(slot, zone)
+    assert ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local_slot.weekday()] in days
+    clock_changed = local(slot - timedelta(days=1), zone).utcoffset() != local(slot + timedelta(days=1),
+                                                                               zone).utcoffset()
+    if not clock_changed:  # on a clock-change day a skipped local hour may shift the start by that hour
+        minutes = local_slot.hour * 60 + local_slot.minute
+        assert hours[0] * 60 <= minutes < hours[1] * 60
+        if use_window and days & {"tue", "wed", "thu"} and hours[0] < 16 and hours[1] > 10:  # the window fits
+            assert local_slot.strftime("%a").lower() in WINDOW.days and 600 <= minutes < 960
+    assert slot < slot_end(person, slot, window)
