@@ -144,8 +144,8 @@ class NudgeSettings(_Strict):
             "Some pairs don't click, and that is nobody's fault. If this one isn't working for you, say so now "
             "and the admins will find you a new partner, no explanation needed.")),
         going_well_reply="Glad to hear it. Enjoy the next one.",
-        not_a_fit_reply=("Thank you for saying so. Only the program admins see this, and {partner} is not told; "
-                         "an admin will get in touch about a new partner."),
+        not_a_fit_reply=("Thank you for saying so. It is nobody's fault, and {partner} is not told: the program "
+                         "admins will find you a new partner."),
     )
     senior_rescheduled: ToMentee = ToMentee(
         mentee=NudgeText(title="Your sessions with {partner} keep moving", text=(

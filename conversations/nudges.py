@@ -325,8 +325,10 @@ async def on_not_a_fit(action: ActionTaken, *, deps: Deps) -> Reply:
             return Reply(replace=Message("You asked for a new partner already.",
                                          ("The program admins have your request; {partner} is not told."
                                           .format(**values),)))
-        await helpdesk.open_request(uow, deps, me, pair,
-                                    "Fit check after the first meeting: not a fit, please find me a new partner.",
-                                    topic="re-pair")
+        request = await helpdesk.open_request(
+            uow, deps, me, pair, "Fit check after the first meeting: not a fit, please find me a new partner.",
+            topic="re-pair", acknowledge=False)
         await uow.commit()
-    return Reply(replace=Message(entry.not_a_fit_reply.format(**values)))
+    # the fit check turns into the acknowledgement: how confidential it is, the request id, a way to say more
+    thanks = helpdesk.acknowledgement(request, topic="re-pair")
+    return Reply(replace=Message(entry.not_a_fit_reply.format(**values), thanks.sections, buttons=thanks.buttons))

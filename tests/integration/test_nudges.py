@@ -410,7 +410,8 @@ async def test_the_fit_check_buttons_going_well_and_a_blame_free_re_pair(
 
     asked = await bot.dispatch(ActionTaken(ALICE, nudges.FIT_REPAIR, rig.pair.id))
     assert asked.replace is not None
-    assert "Only the program admins see this, and Bob Brown is not told" in asked.replace.text
+    assert asked.replace.text.startswith("Thank you for saying so. It is nobody's fault, and Bob Brown is not told")
+    assert "Only the program admins see this" in asked.replace.sections[0]
     again = await bot.dispatch(ActionTaken(ALICE, nudges.FIT_REPAIR, rig.pair.id))
     assert again.replace is not None and again.replace.text == "You asked for a new partner already."
     stranger = await bot.dispatch(ActionTaken(Actor("console", "console", "eve"), nudges.FIT_REPAIR, rig.pair.id))
@@ -426,6 +427,12 @@ async def test_the_fit_check_buttons_going_well_and_a_blame_free_re_pair(
     assert request.id in " ".join([rig.platform.to(BOSS)[0].text, *rig.platform.to(BOSS)[0].sections,
                                    *(f.value for f in rig.platform.to(BOSS)[0].facts)])
     assert rig.platform.to(BOB) == []  # the partner never learns
+    assert rig.platform.to(ALICE) == []  # her answer was the fit check itself, turned into the acknowledgement
+    assert f"your request is {request.id}" in asked.replace.sections[1]
+    (write,) = asked.replace.buttons
+    assert (write.label, write.value) == ("Write to the admins", request.id)
+    more = await bot.dispatch(ActionTaken(ALICE, write.action, write.value))
+    assert more.form is not None  # she can tell the admins more, in the same confidential thread
 
 
 async def test_the_farewell_links_to_the_final_feedback_round_while_it_is_open(

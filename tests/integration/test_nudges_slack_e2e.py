@@ -95,7 +95,10 @@ async def test_nudges_reach_each_side_in_their_dm_and_a_re_pair_stays_confidenti
     (replaced,) = await slack.fake.wait_for("response_url:repair")
     assert replaced.params["replace_original"] is True
     assert blocks_problem(replaced.params["blocks"]) is None
-    assert "Only the program admins see this, and Bob Brown is not told" in replaced.params["text"]
+    assert "It is nobody's fault, and Bob Brown is not told" in replaced.params["text"]
+    assert "Only the program admins see this" in json.dumps(replaced.params["blocks"])
+    assert [e["text"]["text"] for b in replaced.params["blocks"] if b["type"] == "actions"
+            for e in b["elements"]] == ["Write to the admins"]
     await slack.bot.sender.drain()
     (to_admin,) = [c for c in slack.posted_to(ADMIN) if "Confidential" in c.params["text"]]
     assert to_admin.params["text"].startswith("Confidential: Alice Adams asks for a new partner, blame-free")

@@ -116,7 +116,8 @@ async def test_nudges_reach_each_side_in_their_chat_and_a_re_pair_stays_confiden
     status, _ = await teams.submit(repair, user=ALICE, reply_to=alice_fit["_id"])
     assert status in (200, 201)
     (card_now,) = [a for a in teams.fake.activities_to(conversation_of(ALICE)) if a.get("id") == alice_fit["_id"]]
-    assert "Only the program admins see this, and Bob Brown is not told" in json.dumps(card_now)
+    assert "It is nobody's fault, and Bob Brown is not told" in json.dumps(card_now)
+    assert "Write to the admins" in json.dumps(card_now)
     assert "Not a fit: re-pair me" not in json.dumps(card_now)  # the buttons are gone: one answer
     await teams.bot.sender.drain()
     assert _cards(teams, ADMIN, "Alice Adams asks for a new partner, blame-free")
