@@ -104,6 +104,10 @@ async def run_round(subject: str, uow: UnitOfWork, deps: Deps) -> None:
     if round_no == 0:  # not yet (a clock set back): run at the first beat
         await uow.jobs.schedule(ROUND, pair.id, nth_cadence(pair.created_at, cohort.cadence, 1))
         return
+    last = max((c.round for c in await uow.checkins.of_pair(pair.id)), default=0)
+    if round_no > last + 1:
+        log.info("pair %s: round(s) %s-%s fell due while the bot was down; skipped, round %s goes ahead",
+                 pair.id, last + 1, round_no - 1, round_no)
     nominal = nth_cadence(pair.created_at, cohort.cadence, round_no)
     ends = _ends(cohort, now)
     if nominal < ends:

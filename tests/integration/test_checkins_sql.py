@@ -5,11 +5,13 @@ answers recorded once, `admin checkins now` never sending twice, and the confide
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
@@ -238,10 +240,10 @@ async def test_paused_people_and_ended_pairs_get_nothing(uow_factory: SqlUnitOfW
 
 
 async def test_after_downtime_a_check_in_still_in_its_slot_is_sent_and_a_stale_one_skipped(
-        uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine) -> None:
+        uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, caplog: pytest.LogCaptureFixture) -> None:
     rig = Rig(uow_factory, engine)
     # Bob in Kolkata (Tuesday 10:00-16:00 IST is 04:30-10:30 UTC), Alice in New York (14:00-20:00 UTC)
-    await _pair_up(rig, mentor_tz="Asia/Kolkata", force=True)
+    await _pair_up(rig, mentor_tz="Asia/Kolkata", force=True, weeks=12)
     rig.clock.set(datetime(2027, 3, 16, 16, 0, tzinfo=UTC))  # the bot was down from Monday until Tuesday 16:00
     await rig.tick()
     assert rig.questions(BOB) == []
@@ -255,6 +257,20 @@ async def test_after_downtime_a_check_in_still_in_its_slot_is_sent_and_a_stale_o
     assert next_round.kind == "checkin.round" and next_round.due_at == T0 + timedelta(weeks=4)
     await rig.run_until(datetime(2027, 3, 30, 12, 0, tzinfo=UTC))
     assert [m.text for m in rig.questions(BOB)] == ["Did you meet Alice Adams since Mon 1 Mar?"]  # round 2
+
+    # down again from before round 3 (12 April) until Tuesday 27 April 16:00 UTC, past round 4 (26 April)
+    await rig.run_until(datetime(2027, 4, 11, 0, 0, tzinfo=UTC))
+    rig.clock.set(datetime(2027, 4, 27, 16, 0, tzinfo=UTC))  # round 3 never ran
+    with caplog.at_level(logging.INFO, logger="mentorbot.checkins"):
+        await rig.tick()
+    assert "round(s) 3-3 fell due while the bot was down" in caplog.text
+    assert "skipped: it was due" in caplog.text  # Bob's round 4: its Kolkata slot had passed
+    rounds = {(c.round, c.person_id == bob_id): c.state for c in await rig.checkins()}
+    assert rounds[(4, True)] == "skipped" and rounds[(4, False)] == "sent"
+    assert (3, True) not in rounds and (3, False) not in rounds
+    async with rig.deps.uow() as uow:
+        (next_round,) = await uow.jobs.pending_for(pair.id)
+    assert next_round.kind == "checkin.round" and next_round.due_at == T0 + timedelta(weeks=10)
 
 
 async def test_admin_checkins_now_twice_sends_each_once(uow_factory: SqlUnitOfWorkFactory,
