@@ -1,4 +1,4 @@
-"""Nudges end to end on Teams: each side's own nudge as a card in their 1:1 chat, and the fit check's buttons."""
+"""Nudges end to end on Teams: each side's own nudge as a card in their 1:1 chat, and the fit check a "Yes" brings."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from conversations import nudges
 from conversations.jobs import run_due_jobs
+from storage.models import JobRow
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.memory import FakeClock
 from tests.integration.teams_harness import ADMIN, TeamsHarness, card_problem, conversation_of, running_teams
@@ -66,9 +69,18 @@ def _action(card: dict[str, Any], title: str) -> dict[str, Any]:
     return found[0]
 
 
-async def _tick(teams: TeamsHarness, clock: FakeClock, at: datetime) -> None:
-    """What the scheduler does at `at`: run due jobs, then deliver the outbox."""
-    clock.set(at)
+async def _run_until(teams: TeamsHarness, clock: FakeClock, until: datetime) -> None:
+    """The scheduler's ticks, from one due job to the next, up to `until`: run due jobs, deliver the outbox."""
+    while True:
+        async with teams.bot.db.connect() as conn:
+            due = (await conn.execute(select(func.min(col(JobRow.due_at))).where(col(JobRow.state) == "pending"))
+                   ).scalar()
+        if due is None or due > until:
+            break
+        clock.set(max(due, clock.now()))
+        await run_due_jobs(teams.bot.deps)
+        await teams.bot.sender.drain()
+    clock.set(until)
     await run_due_jobs(teams.bot.deps)
     await teams.bot.sender.drain()
 
@@ -82,29 +94,31 @@ async def test_nudges_reach_each_side_in_their_chat_and_a_re_pair_stays_confiden
                                      department=name.split()[0], topics_learn="GenAI",
                                      working_days="mon,tue,wed,thu,fri")
         assert status in (200, 201)
+    await teams.say("admin cohort close-signup", user=ADMIN)
     await teams.say(f"admin pair teams:{BOB} teams:{ALICE}", user=ADMIN)
     assert _cards(teams, ADMIN, "Paired Bob Brown (mentor) with Alice Adams")
     await teams.bot.sender.drain()
 
     # a working day after the introduction, each gets the nudge for their side, at 09:00 their time
-    await _tick(teams, clock, START + timedelta(days=1))
+    await _run_until(teams, clock, START + timedelta(days=1))
     assert _cards(teams, BOB, "Before you meet") == []
-    await _tick(teams, clock, START + timedelta(days=1, hours=1))
+    await _run_until(teams, clock, START + timedelta(days=1, hours=1))
     (bob_first,) = _cards(teams, BOB, "Before you meet Alice Adams")
     assert "You set the agenda." in _text_of(bob_first)
     (alice_first,) = _cards(teams, ALICE, "Before you meet Bob Brown")
     assert "Let Bob Brown set the agenda." in _text_of(alice_first)
 
-    # they met: the check-in flow fires the fit check; both had a nudge today, so it comes tomorrow
+    # two weeks on, the first check-in: Alice answers "Yes", and each of them gets the private fit check
+    await _run_until(teams, clock, START + timedelta(days=15, hours=3))  # Tuesday, 11:00 in Berlin and Paris
+    assert _cards(teams, ALICE, "How is it going") == []
+    (question,) = _cards(teams, ALICE, "id you meet Bob Brown")
+    status, _ = await teams.submit(_action(question, "Yes")["data"], user=ALICE, reply_to=question["_id"])
+    assert status in (200, 201)
+    await _run_until(teams, clock, clock.now())
     async with teams.bot.deps.uow() as uow:
         bob = await uow.people.by_actor(teams.actor(BOB))
         assert bob is not None
         (pair,) = await uow.pairs.active_of(bob.id)
-        assert await nudges.fire(uow, teams.bot.deps, pair, nudges.AFTER_FIRST_MEETING) == 2
-        await uow.commit()
-    await _tick(teams, clock, START + timedelta(days=1, hours=8))
-    assert _cards(teams, ALICE, "How is it going") == []
-    await _tick(teams, clock, START + timedelta(days=2, hours=1))
     (alice_fit,) = _cards(teams, ALICE, "How is it going with Bob Brown?")
     (bob_fit,) = _cards(teams, BOB, "How is it going with Alice Adams?")
     assert "Bob Brown never sees your answer" in _text_of(alice_fit)
