@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import logging
 import multiprocessing as mp
+import os
 import re
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -33,13 +36,24 @@ BOT_ID = "28:0b3c9b8e-7a2f-4c1d-8e5a-3f6d2b1c9a07"
 BENCH_USER = "0b0b0000-0000-4000-8000-00000000be01"
 CHECKIN_KEY = re.compile(r'"mb_value": "c(\d+)"')  # the check-in number, on its buttons
 MAX_ATTEMPTS = 50  # a message still refused after this many 429s counts as lost
+PROFILE_ENV = "MENTORBOT_BENCH_PROFILE"  # a folder: the project's children write cProfile stats there
 
 
 # -- processes --------------------------------------------------------------------------------------------------
 
 def _child(target: str, conn: Connection, *args: Any) -> None:
     logging.disable(logging.WARNING)
-    asyncio.run(globals()[target](conn, *args))
+    folder = os.environ.get(PROFILE_ENV)
+    if not folder or not target.startswith("_mentorbot"):
+        asyncio.run(globals()[target](conn, *args))
+        return
+    profile = cProfile.Profile()  # --profile: where the project's own child spends its time
+    profile.enable()
+    try:
+        asyncio.run(globals()[target](conn, *args))
+    finally:
+        profile.disable()
+        profile.dump_stats(str(Path(folder) / f"{target.strip('_')}.prof"))
 
 
 async def _next_command(conn: Connection) -> Any:
@@ -435,7 +449,12 @@ def main() -> None:
     parser.add_argument("--throttle", type=float, default=0.1, help="share of connector calls answered 429")
     parser.add_argument("--retry-after", type=float, default=0.0, help="the Retry-After of those 429s")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--profile", metavar="DIR", help="write cProfile stats of the project's processes to DIR "
+                        "(mentorbot.prof, mentorbot_sender.prof; read with python -m pstats)")
     args = parser.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(Path(args.profile).resolve())  # spawned children inherit it
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage.sqlite_driver import OneTripDbapi
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POOL_SIZE = 20  # Postgres connections kept open per process (twice that at a peak)
 
@@ -72,7 +74,8 @@ def create_engine(url: str) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, hide_parameters=True)
+    # one trip to aiosqlite's thread per statement (storage/sqlite_driver.py); same sqlite3 underneath
+    engine = create_async_engine(url, hide_parameters=True, module=OneTripDbapi(SQLITE_BUSY_TIMEOUT_MS))
     _make_sqlite_transactions_immediate(engine)
     return engine
 

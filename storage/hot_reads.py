@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, bindparam, literal, select
+from sqlalchemy import Table, bindparam, literal, or_, select
 
-from storage.models import AdminRow, CohortRow, IdentityRow, MembershipRow, PersonRow
+from storage.models import AdminRow, CohortRow, IdentityRow, MembershipRow, PairRow, PersonRow
 
 ACTIVE_STATES = ("signup", "running")
 
@@ -15,6 +15,7 @@ _identity: Table = IdentityRow.__table__  # type: ignore[attr-defined]
 _cohort: Table = CohortRow.__table__  # type: ignore[attr-defined]
 _member: Table = MembershipRow.__table__  # type: ignore[attr-defined]
 _admin: Table = AdminRow.__table__  # type: ignore[attr-defined]
+_pair: Table = PairRow.__table__  # type: ignore[attr-defined]
 
 PERSON_BY_ACTOR: Any = (
     select(_person, _identity.c.platform, _identity.c.workspace, _identity.c.user_id)
@@ -42,4 +43,11 @@ IS_ADMIN: Any = (
     .where(_admin.c.platform == bindparam("platform"), _admin.c.workspace == bindparam("workspace"),
            _admin.c.user_id == bindparam("user_id"))
     .limit(1)
+)
+
+ACTIVE_PAIRS_OF: Any = (  # Core rows read by attribute like PairRow; no identity map, so never stale
+    select(_pair)
+    .where(or_(_pair.c.mentor_id == bindparam("person_id"), _pair.c.mentee_id == bindparam("person_id")),
+           _pair.c.state == "active")
+    .order_by(_pair.c.created_at, _pair.c.id)
 )
