@@ -8,6 +8,10 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.reports_cli import CohortNotFound, find_cohort
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.cli import mentorbot
 from tests.report_seed import COHORT, seed_cohort
@@ -46,12 +50,13 @@ async def test_export_writes_the_aggregates_and_the_pairs_as_csv(migrated_url: s
     assert len(pair_rows) == 7 and pair_rows[1][:2] == ["Ada Park", "Grace Liu"]
 
 
-async def test_an_unknown_cohort_is_one_line_and_exit_code_2(migrated_url: str, uow_factory: SqlUnitOfWorkFactory,
-                                                             tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    empty = await mentorbot("report", "--out", str(out / "r.png"), database_url=migrated_url)
-    assert empty.code == 2 and empty.err.splitlines()[-1] == "mentorbot: there is no cohort yet"
+async def test_an_unknown_cohort_is_one_line_and_exit_code_2(migrated_url: str, engine: AsyncEngine,
+                                                             uow_factory: SqlUnitOfWorkFactory, tmp_path: Path) -> None:
+    with pytest.raises(CohortNotFound, match=r"^there is no cohort yet$"):
+        await find_cohort(engine, None)
     await seed_cohort(uow_factory, platform="console", workspace="console", now=datetime.now(UTC))
+    assert await find_cohort(engine, "spring 2027") == ("console", "console", "cohort-console")  # any case
+    out = tmp_path / "out"
     run = await mentorbot("export", "--cohort", "Autumn 2031", "--out", str(out), database_url=migrated_url)
     assert run.code == 2
     assert run.err.splitlines()[-1] == f"mentorbot: there is no cohort named 'Autumn 2031'; cohorts: '{COHORT}'"
