@@ -351,3 +351,9 @@ async def test_i_need_help_reaches_the_admins_only_and_they_answer_through_the_b
     # the partner saw nothing of it
     assert rig.messenger.to(ALICE) == alice_before
     assert all(request_id not in m.text and "help" not in m.text.lower() for m in rig.messenger.to(ALICE))
+
+    # leaving deletes the thread and the check-ins with it
+    await rig.click(BOB, "leave.confirm", "")
+    async with rig.deps.uow() as uow:
+        assert await uow.help.get(request_id) is None and await uow.help.messages(request_id) == []
+        assert await uow.checkins.get(question.buttons[0].value.split(":")[0]) is None  # Bob's check-in
