@@ -49,13 +49,11 @@ async def pick_cohort(uow: UnitOfWork, platform: str, workspace: str, name: str)
 
 async def cohort_pairs(uow: UnitOfWork, cohort_id: str, checkins: Sequence[CheckIn] | None = None) -> list[Pair]:
     """The cohort's pairs, ended ones included as far as check-ins remember them."""
-    pairs = {p.id: p for p in await uow.pairs.active_in(cohort_id)}
+    pairs: dict[str, Pair | None] = {p.id: p for p in await uow.pairs.active_in(cohort_id)}
     for checkin in checkins if checkins is not None else await uow.checkins.in_cohort(cohort_id):
-        if checkin.pair_id not in pairs:
-            pair = await uow.pairs.get(checkin.pair_id)
-            if pair is not None:
-                pairs[pair.id] = pair
-    return sorted(pairs.values(), key=lambda p: (p.created_at, p.id))
+        if checkin.pair_id not in pairs:  # an ended pair, looked up once (None if it is gone)
+            pairs[checkin.pair_id] = await uow.pairs.get(checkin.pair_id)
+    return sorted((p for p in pairs.values() if p is not None), key=lambda p: (p.created_at, p.id))
 
 
 async def build_report(uow: UnitOfWork, deps: Deps, cohort: Cohort) -> CohortReport:

@@ -172,3 +172,14 @@ async def test_closing_a_round_below_the_safety_target_nudges_the_admins_once() 
     await w.run_jobs()
     await w.deliver()
     assert sum(m.text.startswith("Psychological safety in") for m in w.console.to(BOSS)) == 1
+
+
+async def test_an_ended_pair_still_counts_for_the_rounds_it_was_part_of() -> None:
+    w = await seeded()
+    await w.say(BOSS, "admin unpair console:U0ADA0000 console:U0GRACE00")
+    ada = next(p for p in w.state.people.values() if p.profile.name == "Ada Park")
+    assert [p.state for p in w.state.pairs.values() if p.mentor_id == ada.id] == ["ended"]
+    message = only_message((await w.say(BOSS, "admin report")).messages)
+    facts = {f.label: f.value for f in message.facts}
+    assert facts["Pairs that met"] == "100 % (6 of 6)"  # the ended pair is remembered through its check-ins
+    assert "Everyone: 12 answers" in "\n".join(message.sections)
