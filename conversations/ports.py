@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from conversations.events import Actor, MessageRef
 from conversations.messages import Message
@@ -39,6 +39,15 @@ class DeliveryError(Exception):
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+@runtime_checkable
+class Prefetching(Protocol):
+    """A Messenger that can read, in one go, what reaching many people needs (their stored addresses)."""
+
+    async def prefetch(self, recipients: Sequence[Actor]) -> None:
+        """Called by the outbox with a batch's recipients, before it sends them their messages one by one."""
+        ...
 
 
 class Messenger(Protocol):

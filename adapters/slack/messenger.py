@@ -68,11 +68,9 @@ class SlackMessenger:
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
         # Slack: a person's DM with the bot keeps its id for good (conversations.open answers the same one), so
-        # after one read of the stored address it is kept here; a failed send forgets it and the next attempt
-        # reads the row again. One fewer transaction per message on a fan-out (2026-11).
+        # once read (a whole outbox batch at a time, by prefetch) it is kept here; a failed send forgets it and the
+        # next attempt reads the row again. No transaction per message on a fan-out (2026-11).
         self._dm_channels: dict[Actor, str] = {}
-        self._wanted: dict[Actor, list[asyncio.Future[str | None]]] = {}  # DM channels asked for, not yet read
-        self._reading: asyncio.Task[None] | None = None
 
     async def send(self, to: Sequence[Actor], message: Message) -> MessageRef:
         if not to:
@@ -95,6 +93,16 @@ class SlackMessenger:
             self._dm_channels.pop(to[0], None)
             raise delivery_error(error) from None
         return message_ref(workspace, str(response["channel"]), str(response["ts"]))
+
+    async def prefetch(self, recipients: Sequence[Actor]) -> None:
+        """The stored DM channels of a whole outbox batch, in one read instead of one per message."""
+        unknown = [a for a in recipients if a not in self._dm_channels]
+        if not unknown:
+            return
+        async with self._uow() as uow:
+            found = await uow.addresses.get_many(unknown)
+        for actor, channel in found.items():
+            self._remember(actor, channel)
 
     async def update(self, ref: MessageRef, message: Message) -> None:
         parts = ref.split(":")
@@ -127,7 +135,10 @@ class SlackMessenger:
     async def _channel(self, client: AsyncWebClient, to: Sequence[Actor]) -> str:
         """The DM (or group DM) channel; a single person's is stored so it is opened only once."""
         if len(to) == 1:
-            known = self._dm_channels.get(to[0]) or await self._stored_channel(to[0])
+            known = self._dm_channels.get(to[0])
+            if known is None:
+                async with self._uow() as uow:
+                    known = await uow.addresses.get(to[0])
             if known:
                 self._remember(to[0], known)
                 return known
@@ -139,33 +150,6 @@ class SlackMessenger:
                 await uow.commit()
             self._remember(to[0], channel)
         return channel
-
-    async def _stored_channel(self, actor: Actor) -> str | None:
-        """The stored DM channel. The lookups of every send in flight are read together, in one transaction:
-        an outbox batch of hundreds costs a few reads, not one each."""
-        wanted: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._wanted.setdefault(actor, []).append(wanted)
-        if self._reading is None or self._reading.done():
-            self._reading = asyncio.create_task(self._read_wanted())
-        return await wanted
-
-    async def _read_wanted(self) -> None:
-        await asyncio.sleep(0)  # the sends started in this same moment join the first read
-        while self._wanted:
-            batch, self._wanted = self._wanted, {}
-            try:
-                async with self._uow() as uow:
-                    found = await uow.addresses.get_many(list(batch))
-            except Exception as error:  # the database is down: each send fails and is retried by the outbox
-                for waiting in batch.values():
-                    for future in waiting:
-                        if not future.done():
-                            future.set_exception(error)
-                continue
-            for actor, waiting in batch.items():
-                for future in waiting:
-                    if not future.done():  # its send may have been cut off by the outbox's deadline
-                        future.set_result(found.get(actor))
 
     def _remember(self, actor: Actor, channel: str) -> None:
         if len(self._dm_channels) >= KNOWN_DM_CHANNELS and actor not in self._dm_channels:
