@@ -26,7 +26,8 @@ VENV_BIN = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv") / "bin"
 
 
 async def _wait_until_up(port: int, proc: asyncio.subprocess.Process, *, attempts: int = 1200) -> None:
-    """Until /healthz answers: a replica migrates first, and the other may wait for its lock (a minute at most)."""
+    """Until /healthz answers (a minute at most: a replica migrates first, the other may wait for its lock, and a
+    loaded machine starts Python slowly)."""
     for _ in range(attempts):
         if proc.returncode is not None:
             _, err = await proc.communicate()

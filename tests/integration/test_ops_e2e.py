@@ -11,7 +11,8 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.cli import APP_YAML, ROOT, cli_env, mentorbot
-from tests.integration.test_serve_e2e import _free_port, _wait_until_up
+from tests.integration.test_container import _wait_until_up
+from tests.integration.test_serve_e2e import _free_port
 
 
 async def test_serve_logs_json_lines_and_exposes_metrics(database_url: str) -> None:
