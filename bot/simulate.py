@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import random
 import re
+import secrets
 import tempfile
 import uuid
 from collections import Counter
@@ -628,15 +629,17 @@ def format_summary(s: Summary, options: SimulationOptions) -> list[str]:
 
 @contextmanager
 def seeded_ids(seed: int) -> Iterator[None]:
-    """uuid4 drawn from the seed for the run: matching breaks ties between equal candidates by their ids, so
-    random ids would make two runs of one seed pair people differently. Only this process, only this run."""
-    ids = random.Random(f"ids:{seed}")
-    real = uuid.uuid4
+    """Ids drawn from the seed for the run: matching breaks ties between equal candidates by their ids (uuid4),
+    and help requests show a short random code (secrets.choice), so random ids would make two runs of one seed
+    differ. Only in this process, only for this run, only for synthetic people on a throwaway database."""
+    ids, codes = random.Random(f"ids:{seed}"), random.Random(f"codes:{seed}")
+    real_uuid4, real_choice = uuid.uuid4, secrets.choice
     uuid.uuid4 = lambda: uuid.UUID(int=ids.getrandbits(128), version=4)
+    secrets.choice = codes.choice
     try:
         yield
     finally:
-        uuid.uuid4 = real
+        uuid.uuid4, secrets.choice = real_uuid4, real_choice
 
 
 async def simulate(config: AppConfig, options: SimulationOptions, out: TextIO, err: TextIO | None) -> FinishedRun:

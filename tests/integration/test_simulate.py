@@ -22,7 +22,7 @@ def _figure(out: str, pattern: str) -> int:
 
 async def test_a_four_week_cohort_runs_the_same_twice_and_never_messages_at_night() -> None:
     first, second = await asyncio.gather(*(
-        mentorbot("simulate", "--people", "20", "--weeks", "4", "--seed", "1", database_url=UNUSED_DB, limit=120)
+        mentorbot("simulate", "--people", "20", "--weeks", "4", "--seed", "1", database_url=UNUSED_DB, limit=300)
         for _ in range(2)))
     assert first.code == 0, first.err[-2000:]
     assert first.out == second.out  # deterministic per seed: pairs, answers, times, figures
