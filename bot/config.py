@@ -33,6 +33,7 @@ class ServerSettings(BaseModel):
     outbox_batch: int = Field(default=50, ge=1)
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_concurrency: int = Field(default=16, ge=1)
 
 
 class ConfigFile(BaseModel):

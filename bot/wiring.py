@@ -50,7 +50,7 @@ class Bot:
         """Run due jobs, then deliver what is due in the outbox."""
         try:
             await run_due_jobs(self.deps, observe=self.metrics.job_ran)
-            await self.sender.drain_once()
+            await self.sender.drain()  # every due batch, not one per tick: a round of 10,000 goes out at once
         except Exception:  # a tick must never kill the scheduler; the next one retries
             log.exception("scheduler tick failed")
 
@@ -94,7 +94,7 @@ async def build_bot(config: AppConfig, messengers: Mapping[str, Messenger], *, c
                 feedback_key=feedback_key, scrubber=uow)
     server = config.server
     policy = OutboxPolicy(batch=server.outbox_batch, lease_seconds=server.outbox_lease_seconds,
-                          max_attempts=server.outbox_max_attempts)
+                          max_attempts=server.outbox_max_attempts, concurrency=server.outbox_concurrency)
     metrics = Metrics(outbox=sql_outbox_reader(db, deps.clock))
     return Bot(db=db, deps=deps, engine=Engine(deps), sender=OutboxSender(deps, policy, observe=metrics.delivered),
                messengers=messengers, metrics=metrics)

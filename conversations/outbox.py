@@ -20,6 +20,7 @@ from conversations.ports import DeliveryError, Messenger, Prefetching, UnitOfWor
 log = logging.getLogger("mentorbot.outbox")
 
 RECORD_ATTEMPTS = 3  # a database hiccup while recording results: try again before letting the leases run out
+MIN_RETRY_AFTER_SECONDS = 1.0  # Slack and the Bot Connector say Retry-After in whole seconds
 RECORD_LINGER_SECONDS = 0.05  # how long a result waits for others of its batch to share its write
 
 # (platform, outcome "sent" | "retried" | "dead") after each delivery attempt is recorded: a metrics hook
@@ -212,8 +213,8 @@ class OutboxSender:
                 await uow.commit()
             self._observed(item, "dead")
             return None
-        if failure.retry_after is not None:  # the platform said when: wait that long (at least the base), no more
-            wait = max(policy.base_backoff_seconds, failure.retry_after)
+        if failure.retry_after is not None:  # the platform said when: wait that long (a second at least), no more
+            wait = max(MIN_RETRY_AFTER_SECONDS, failure.retry_after)
         else:
             wait = min(policy.max_backoff_seconds, policy.base_backoff_seconds * 2 ** (item.attempts - 1))
         log.info("outbox %s: attempt %s failed (%s); retrying in %.0f s", item.id, item.attempts, failure.reason, wait)
