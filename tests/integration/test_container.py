@@ -25,10 +25,12 @@ COMPOSE = ROOT / "compose.yaml"
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv") / "bin"
 
 
-async def _wait_until_up(port: int, proc: asyncio.subprocess.Process, *, attempts: int = 1200) -> None:
-    """Until /healthz answers (a minute at most: a replica migrates first, the other may wait for its lock, and a
-    loaded machine starts Python slowly)."""
-    for _ in range(attempts):
+async def _wait_until_up(port: int, proc: asyncio.subprocess.Process, *, patience: float = 240) -> None:
+    """Until /healthz answers: a replica migrates first, the other waits for its lock, and a machine loaded by
+    other test runs starts Python slowly (a failsafe, not a measurement)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + patience
+    while loop.time() < give_up:
         if proc.returncode is not None:
             _, err = await proc.communicate()
             raise AssertionError(f"the replica exited with {proc.returncode}: {err.decode()[-1500:]}")
