@@ -22,12 +22,6 @@ _ROUND_STATES = ("open", "closed")
 FEEDBACK_TABLES = ("feedback_answers", "feedback_receipts")
 _CHECKPOINT_TRIES = 50
 _LOCK_TIMEOUT = "5s"
-_WAIT_TRIES = 50
-# A transaction that began before the close may still see the old rows, and then VACUUM must keep them.
-# Other databases' sessions do not count, but connections still starting up (no database yet) do.
-_OLDER_TRANSACTIONS = text(
-    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
-    "AND (datname = current_database() OR datname IS NULL) AND xact_start < :started")
 
 
 def _to_round(row: FeedbackRoundRow) -> FeedbackRound:
@@ -111,15 +105,23 @@ class SqlFeedbackRepository:
             [_answer_values(a, uuid.uuid4().hex) for a in answers])
 
     async def close_round(self, round_id: str, at: datetime) -> bool:
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            # Nobody writes answers or receipts while they are rewritten (a submission in flight finishes first).
+            await self._session.execute(text(
+                "LOCK TABLE feedback_answers, feedback_receipts IN ACCESS EXCLUSIVE MODE"))
         closed = await _rowcount(self._session, (
             update(FeedbackRoundRow)
             .where(col(FeedbackRoundRow.id) == round_id, col(FeedbackRoundRow.state) == "open")
             .values(state="closed", closed_at=at)))
         if not closed:
             return False
-        if self._session.get_bind().dialect.name == "sqlite":
-            # Deleted cells are overwritten with zeros instead of lingering in the page's free space.
-            await self._session.execute(text("PRAGMA secure_delete=ON"))
+        if postgres:
+            await self._rewrite_all(round_id)
+            return True
+        # SQLite: deleted cells are overwritten with zeros instead of lingering in free space; the scrub
+        # (VACUUM, then emptying the write-ahead log) removes the rest.
+        await self._session.execute(text("PRAGMA secure_delete=ON"))
         rows = await self._session.scalars(
             select(FeedbackAnswerRow).where(col(FeedbackAnswerRow.round_id) == round_id))
         answers = [_to_answer(row) for row in rows]
@@ -127,10 +129,29 @@ class SqlFeedbackRepository:
         await self._session.execute(delete(FeedbackAnswerRow).where(col(FeedbackAnswerRow.round_id) == round_id))
         await self._session.execute(delete(FeedbackReceiptRow).where(col(FeedbackReceiptRow.round_id) == round_id))
         # Rewritten in an order and with ids nobody can predict, all in this one transaction: afterwards
-        # neither position, row version (Postgres xmin) nor id tells when an answer arrived.
+        # neither position nor id tells when an answer arrived.
         secrets.SystemRandom().shuffle(answers)
         await self.add_answers(answers)
         return True
+
+    async def _rewrite_all(self, round_id: str) -> None:
+        """Postgres: both tables rewritten whole in random order, and TRUNCATE rather than DELETE.
+
+        A deleted row version stays on disk while any snapshot might still see it, and VACUUM must keep it
+        too; TRUNCATE gives the table a new file and unlinks the old one at commit, snapshots or not. Every
+        answer gets this transaction's xmin and a fresh id, whichever round it belongs to."""
+        answers = [_to_answer(row) for row in await self._session.scalars(select(FeedbackAnswerRow))]
+        receipts = [(r.round_id, r.receipt) for r in await self._session.scalars(
+            select(FeedbackReceiptRow).where(col(FeedbackReceiptRow.round_id) != round_id))]
+        self._session.expunge_all()
+        await self._session.execute(text("TRUNCATE feedback_answers, feedback_receipts"))
+        shuffle = secrets.SystemRandom().shuffle
+        shuffle(answers)
+        shuffle(receipts)
+        await self.add_answers(answers)
+        if receipts:
+            await self._session.execute(dialect_insert(self._session, FeedbackReceiptRow),
+                                        [{"round_id": r, "receipt": h} for r, h in receipts])
 
     async def answers(self, round_id: str) -> list[FeedbackAnswer]:
         stmt = (
@@ -146,8 +167,9 @@ class SqlFeedbackRepository:
 async def scrub_feedback(engine: AsyncEngine) -> None:
     """Physically remove deleted answers and receipts; run outside any transaction.
 
-    Postgres: VACUUM FULL writes each table to a new file and drops the old one, so no dead tuple (nor
-    the free space a plain VACUUM leaves holding old bytes) outlives the rewrite; the indexes are rebuilt.
+    Postgres: the close already truncated and rewrote both tables (old files unlinked at its commit);
+    VACUUM FULL writes each table to a new file once more, dropping dead rows later deletions left (a plain
+    VACUUM would leave their bytes in free space); the indexes are rebuilt.
     SQLite: VACUUM rebuilds the database file, then a TRUNCATE checkpoint empties the write-ahead log,
     which still held the pages as they were when each answer arrived."""
     if engine.dialect.name == "postgresql":
@@ -156,20 +178,10 @@ async def scrub_feedback(engine: AsyncEngine) -> None:
             # VACUUM FULL needs the table to itself; rather than queue every reader behind it for long,
             # give up after a few seconds: the job comes back a minute later.
             await autocommit.exec_driver_sql(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
-            # Transactions that begin after this moment began after the close committed: they never see old rows.
-            started = (await autocommit.execute(text("SELECT statement_timestamp()"))).scalar_one()
-            for _ in range(_WAIT_TRIES):
-                if (await autocommit.execute(_OLDER_TRANSACTIONS, {"started": started})).scalar_one() == 0:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("feedback scrub: a transaction older than the close is still open")
-            # Twice: a connection starting up meanwhile can hold a snapshot for a moment, and VACUUM keeps
-            # what any snapshot may still see; the second pass, a little later, takes what the first left.
-            for pause in (0.2, 0.0):
-                for table in FEEDBACK_TABLES:
-                    await autocommit.exec_driver_sql(f"VACUUM FULL {table}")
-                await asyncio.sleep(pause)
+            # The close truncated and rewrote both tables, so no old row version is left in them; this
+            # compacts what deletions since (a person leaving takes their receipts) left behind.
+            for table in FEEDBACK_TABLES:
+                await autocommit.exec_driver_sql(f"VACUUM FULL {table}")
         return
     if engine.dialect.name != "sqlite":
         raise NotImplementedError(f"no feedback scrub for the {engine.dialect.name} dialect")
