@@ -18,6 +18,7 @@ from adapters.teams import translate as teams
 from conversations.events import Actor, Command, FileReader, FileShared, FileUnavailable, SharedFile
 from conversations.hr_import import MAX_FILE_BYTES
 from tests.fakes.memory import World, text_of
+from tests.fakes.slack_api import FakeSlackApi
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
 BOSS = Actor("console", "console", "boss")  # a bootstrap admin of the World's settings
@@ -215,3 +216,12 @@ async def test_a_sign_in_page_or_an_expired_link_is_unavailable_with_a_reason(se
             await fetch_capped(session, f"{server}/gone", limit=100)
         with pytest.raises(FileUnavailable, match="the download failed"):
             await fetch_capped(session, "http://127.0.0.1:9/closed", limit=100)
+
+
+async def test_the_fake_slack_serves_a_shared_file_to_a_bot_token_only() -> None:
+    async with FakeSlackApi() as fake, aiohttp.ClientSession() as session:
+        url = fake.add_file("people.csv", CSV, user="U1")["url_private_download"]
+        with pytest.raises(FileUnavailable, match="sign-in page"):  # as Slack does without files:read
+            await fetch_capped(session, url, limit=100, web_page_means="a sign-in page")
+        assert await fetch_capped(session, url, limit=100, headers={"Authorization": "Bearer xoxb-1"}) == CSV
+        assert [c.token for c in fake.calls if c.method.startswith("file:")] == [None, "xoxb-1"]
