@@ -19,7 +19,8 @@ import re
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -149,8 +150,8 @@ async def _serve(app: web.Application, conn: Connection) -> web.AppRunner:
 
 
 async def _until_stopped(conn: Connection) -> None:
-    while (await _next_command(conn))[0] != "stop":
-        conn.send(None)
+    while (command := (await _next_command(conn))[0]) != "stop":
+        conn.send(time.process_time() if command == "cpu" else None)
 
 
 class _NoAuthSettings:
@@ -247,8 +248,10 @@ async def _post(http: aiohttp.ClientSession, port: int, activity: dict[str, Any]
         return resp.status in (200, 201)
 
 
-async def inbound_load(port: int, service_url: str, requests: int, concurrency: int) -> Result:
-    """`status` from the signed-up person, `concurrency` connections, each request a new activity id."""
+async def inbound_load(port: int, service_url: str, requests: int, concurrency: int,
+                       cpu: Any = None) -> tuple[Result, float]:
+    """`status` from the signed-up person, `concurrency` connections, each request a new activity id; and the
+    server's CPU seconds per request (all its threads), from `cpu()`, its process time."""
     template = _personal_message(service_url, "status", user=BENCH_USER, conversation="a:bench-inbound",
                                  activity_id="0")
 
@@ -258,8 +261,10 @@ async def inbound_load(port: int, service_url: str, requests: int, concurrency: 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
         await closed_loop(lambda i: _post(http, port, activity(10_000_000 + i)), requests=min(100, requests),
                           concurrency=concurrency)  # warm-up
-        return await closed_loop(lambda i: _post(http, port, activity(i)), requests=requests,
-                                 concurrency=concurrency)
+        before = cpu() if cpu else 0.0
+        result = await closed_loop(lambda i: _post(http, port, activity(i)), requests=requests,
+                                   concurrency=concurrency)
+        return result, ((cpu() - before) / requests if cpu else float("nan"))
 
 
 # -- proactive senders ------------------------------------------------------------------------------------------
@@ -273,6 +278,7 @@ class Proactive:
     seconds: float
     latencies: list[float]  # first attempt to delivered
     gave_up: int
+    cpu: float = float("nan")  # the sender's CPU seconds per message (all its threads)
 
     @property
     def throughput(self) -> float:
@@ -325,7 +331,9 @@ async def _sender_loop(conn: Connection, run: Any, count: int) -> None:
         if command == "stop":
             conn.send(None)
             return
-        conn.send(await run(*args, range(count)))
+        before = time.process_time()
+        result: Proactive = await run(*args, range(count))
+        conn.send(replace(result, cpu=(time.process_time() - before) / count))
 
 
 async def _mentorbot_sender(conn: Connection, database_url: str, service_url: str, count: int) -> None:
@@ -465,16 +473,18 @@ def main() -> None:
               f"concurrent connections ({args.bare_botbuilder_requests} to bare botbuilder); "
               f"database {url.split('@')[-1]}")
         inbound: dict[str, Result] = {}
+        cpu: dict[str, float] = {}
         for label, target, extra, requests in (
                 ("bare botbuilder echo bot", "_bare_botbuilder", (), args.bare_botbuilder_requests),
                 ("bare aiohttp", "_bare_aiohttp", (), args.requests),
                 ("mentorbot", "_mentorbot", (url,), args.requests)):
             server = Child(target, *extra)
-            inbound[label] = asyncio.run(inbound_load(server.first, service_url, requests, args.concurrency))
+            inbound[label], cpu[label] = asyncio.run(inbound_load(server.first, service_url, requests,
+                                                                  args.concurrency, partial(server.ask, "cpu")))
             server.stop()
             fake.ask("clear")
         for label, result in inbound.items():
-            print(result.line(label))
+            print(f"{result.line(label)}   server CPU {cpu[label] * 1000:5.2f} ms/req")
         ours = inbound["mentorbot"]
         bare_bb, bare = inbound["bare botbuilder echo bot"], inbound["bare aiohttp"]
         print(f"ratio mentorbot / bare botbuilder: {_ratio(ours.throughput, bare_bb.throughput):6.2f}  (target >= 10)")
@@ -498,7 +508,7 @@ def main() -> None:
                 lost, duplicated, throttled = _checked(fake, run, args.messages)
                 print(f"{label:<28} {run.throughput:7.0f} msg/s   p50 {run.percentile(50) * 1000:7.1f} ms   "
                       f"p99 {run.percentile(99) * 1000:7.1f} ms   attempts {run.attempts}   429s {throttled}   "
-                      f"lost {lost}   duplicated {duplicated}")
+                      f"lost {lost}   duplicated {duplicated}   CPU {run.cpu * 1000:5.2f} ms/msg")
             ours_p = runs["mentorbot TeamsMessenger"].throughput
             print(f"ratio mentorbot / bare continue_conversation: "
                   f"{_ratio(ours_p, runs['bare continue_conversation'].throughput):6.2f}   (target >= 15)")

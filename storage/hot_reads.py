@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, literal, or_, select
 
-from storage.models import AdminRow, CohortRow, IdentityRow, MembershipRow, PairRow, PersonRow
+from storage.models import AddressRow, AdminRow, CohortRow, IdentityRow, MembershipRow, PairRow, PersonRow
 
 ACTIVE_STATES = ("signup", "running")
 
@@ -16,6 +16,7 @@ _cohort: Table = CohortRow.__table__  # type: ignore[attr-defined]
 _member: Table = MembershipRow.__table__  # type: ignore[attr-defined]
 _admin: Table = AdminRow.__table__  # type: ignore[attr-defined]
 _pair: Table = PairRow.__table__  # type: ignore[attr-defined]
+_address: Table = AddressRow.__table__  # type: ignore[attr-defined]
 
 PERSON_BY_ACTOR: Any = (
     select(_person, _identity.c.platform, _identity.c.workspace, _identity.c.user_id)
@@ -50,4 +51,11 @@ ACTIVE_PAIRS_OF: Any = (  # Core rows read by attribute like PairRow; no identit
     .where(or_(_pair.c.mentor_id == bindparam("person_id"), _pair.c.mentee_id == bindparam("person_id")),
            _pair.c.state == "active")
     .order_by(_pair.c.created_at, _pair.c.id)
+)
+
+ADDRESS_OF: Any = (  # every proactive Teams message reads the person's conversation reference
+    select(_address.c.data)
+    .where(_address.c.platform == bindparam("platform"), _address.c.workspace == bindparam("workspace"),
+           _address.c.user_id == bindparam("user_id"))
+    .limit(1)
 )

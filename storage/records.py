@@ -73,8 +73,9 @@ class SqlAddressBook:
         self._session = session
 
     async def get(self, actor: Actor) -> str | None:
-        row = await self._find(actor)
-        return None if row is None else row.data
+        result = await self._session.execute(
+            hot_reads.ADDRESS_OF, {"platform": actor.platform, "workspace": actor.workspace, "user_id": actor.user_id})
+        return result.scalar()
 
     async def get_many(self, actors: Sequence[Actor]) -> dict[Actor, str]:
         by_workspace: dict[tuple[str, str], list[str]] = {}
@@ -106,18 +107,6 @@ class SqlAddressBook:
                 col(AddressRow.user_id) == actor.user_id,
             )
         )
-
-    async def _find(self, actor: Actor) -> AddressRow | None:
-        stmt = (
-            select(AddressRow)
-            .where(
-                col(AddressRow.platform) == actor.platform,
-                col(AddressRow.workspace) == actor.workspace,
-                col(AddressRow.user_id) == actor.user_id,
-            )
-            .execution_options(populate_existing=True)
-        )
-        return (await self._session.scalars(stmt)).first()
 
 
 class SqlAuditLog:

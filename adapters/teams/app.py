@@ -187,11 +187,10 @@ class TeamsSide:
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected application/json"}, status=415)
-        problem = _not_an_activity(await request.read())  # aiohttp keeps the body for botbuilder to read again
-        if problem:
+        activity, problem = _activity(await request.read())
+        if activity is None:
             return web.json_response({"error": problem}, status=400)
-        response = await self.adapter.process(request, self.bot)
-        return response if response is not None else web.Response(status=200)
+        return await self.adapter.process_parsed(request, activity, self.bot)
 
     async def _every(self, seconds: float, work: Any) -> None:
         while True:
@@ -212,15 +211,16 @@ class TeamsSide:
         await self.adapter.tokens.refresh(self.credentials.made.values())
 
 
-def _not_an_activity(body: bytes) -> str | None:
-    """Why a request body is no Bot Framework activity, or None: botbuilder would answer 500 with a traceback."""
+def _activity(body: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The request's activity, parsed once; or None and why it is none (botbuilder would answer 500 with a
+    traceback)."""
     try:
         activity = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return "the body is not valid JSON"
+        return None, "the body is not valid JSON"
     if not isinstance(activity, dict) or not isinstance(activity.get("type"), str) or not activity["type"]:
-        return "expected a Bot Framework activity: a JSON object with a string \"type\""
-    return None
+        return None, "expected a Bot Framework activity: a JSON object with a string \"type\""
+    return activity, ""
 
 
 def build_teams(config: TeamsConfig, *, dispatch: Dispatch, uow: UnitOfWorkFactory, clock: Clock) -> TeamsSide:

@@ -9,8 +9,6 @@ Bot Connector REST API v3 directly; everything else (auth of inbound requests, t
 from __future__ import annotations
 
 import asyncio
-import datetime
-import enum
 import json
 import logging
 import time
@@ -22,7 +20,8 @@ from urllib.parse import quote
 import aiohttp
 import jwt
 import msal
-from botbuilder.core import TurnContext
+from aiohttp import web
+from botbuilder.core import Bot, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
     Activity,
@@ -43,9 +42,10 @@ from botframework.connector.auth import (
     UserTokenClient,
 )
 from msrest.authentication import Authentication
-from msrest.serialization import Model, Serializer
 from multidict import CIMultiDict
 from yarl import URL
+
+from adapters.teams.wire import from_wire, to_wire
 
 log = logging.getLogger("mentorbot.teams")
 
@@ -251,82 +251,6 @@ def _app_id(claims_identity: ClaimsIdentity | None) -> str | None:
     return None if value is None else str(value)
 
 
-# -- serialisation ----------------------------------------------------------------------------------------------
-
-
-_ISO: Callable[[datetime.datetime], str] = Serializer.serialize_iso  # msrest's own format for datetimes
-
-
-class _Unusual(Exception):
-    """A model or value the fast path does not handle; msrest serialises it instead."""
-
-
-def to_wire(model: Model) -> dict[str, Any]:
-    """What `model.serialize()` gives for botbuilder's schema models (activities, references, parameters), in a
-    tenth of the time: msrest builds a Serializer, and with it a map of every model class, on each call."""
-    try:
-        return _model(model)
-    except _Unusual:
-        slow: Any = model
-        return dict(slow.serialize())
-
-
-def _model(model: Model) -> dict[str, Any]:
-    cls = type(model)
-    validation = cls._validation
-    out: dict[str, Any] = {}
-    for attr, desc in cls._attribute_map.items():
-        if validation and validation.get(attr, {}).get("readonly"):
-            continue
-        key = desc["key"]
-        if attr == "additional_properties" and key == "":
-            out.update(model.additional_properties or {})
-            continue
-        value = getattr(model, attr, None)
-        if value is None:
-            continue
-        if "." in key:  # msrest flattens dotted keys; botbuilder's schema has none
-            raise _Unusual(key)
-        out[key] = _typed(value, desc["type"])
-    return out
-
-
-def _typed(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "str":
-        return value.value if isinstance(value, enum.Enum) else str(value)
-    if kind in ("bool", "int", "float"):
-        return {"bool": bool, "int": int, "float": float}[kind](value)
-    if kind == "object":
-        return _object(value)
-    if kind == "iso-8601" and isinstance(value, datetime.datetime):
-        return _ISO(value)
-    if kind.startswith("[") and kind.endswith("]") and isinstance(value, list):
-        return [_typed(item, kind[1:-1]) for item in value]
-    if kind.startswith("{") and kind.endswith("}") and isinstance(value, dict):
-        return {str(k): _typed(v, kind[1:-1]) for k, v in value.items()}
-    if isinstance(value, Model) and type(value).__name__ == kind:
-        return _model(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    raise _Unusual(kind)
-
-
-def _object(value: Any) -> Any:
-    """msrest's serialize_object: JSON types as they are, models as models, anything else as its str()."""
-    kind = type(value)
-    if kind in (str, int, float, bool) or value is None:
-        return value
-    if kind is dict:
-        return {str(k): _object(v) for k, v in value.items()}
-    if kind is list:
-        return [_object(v) for v in value]
-    if isinstance(value, Model):
-        return _model(value)
-    raise _Unusual(kind.__name__)
-
-
 # -- the adapter ----------------------------------------------------------------------------------------------
 
 
@@ -357,6 +281,21 @@ class FastCloudAdapter(CloudAdapter):
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+    async def process_parsed(self, request: web.Request, body: dict[str, Any], bot: Bot) -> web.Response:
+        """CloudAdapter.process for a POST whose JSON body the caller has already parsed (and checked): the same
+        steps, without parsing it again or msrest's Deserializer set-up."""
+        activity = from_wire(Activity, body)
+        if not activity.type:
+            raise web.HTTPBadRequest
+        try:
+            invoke_response = await self.process_activity(request.headers.get("Authorization", ""), activity,
+                                                          bot.on_turn)
+        except PermissionError:
+            raise web.HTTPUnauthorized from None
+        if invoke_response:
+            return web.json_response(data=serializer_helper(invoke_response.body), status=invoke_response.status)
+        return web.Response(status=201)
 
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
         if not context:
@@ -420,7 +359,7 @@ class FastCloudAdapter(CloudAdapter):
         connector_client = await connector_factory.create(service_url, audience)
         answer = await self._call(connector_client.config.credentials, "POST", service_url, "v3/conversations",
                                   to_wire(conversation_parameters), operation="create")
-        created = ConversationResourceResponse().deserialize(answer if isinstance(answer, dict) else {})
+        created = from_wire(ConversationResourceResponse, answer if isinstance(answer, dict) else {})
         create_activity = self._create_create_activity(created, channel_id, service_url, conversation_parameters)
         user_token_client = await self.bot_framework_authentication.create_user_token_client(claims_identity)
         context = self._create_turn_context(create_activity, claims_identity, None, connector_client,

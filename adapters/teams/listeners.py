@@ -14,8 +14,8 @@ from botbuilder.schema import Activity
 
 from adapters.downloads import fetch_capped, host_allowed
 from adapters.teams import translate
-from adapters.teams.connector import to_wire
 from adapters.teams.messenger import TeamsMessenger, reference_json
+from adapters.teams.wire import from_wire, to_wire
 from conversations.events import Actor, Event, FileReader, FileUnavailable, FormSubmitted
 from conversations.messages import Message, Reply
 from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
@@ -115,12 +115,12 @@ class MentorbotTeamsBot(TeamsActivityHandler):
         personal = translate.is_personal(raw)
         for data in outgoing:
             if personal:
-                await turn_context.send_activity(Activity().deserialize(data))
+                await turn_context.send_activity(from_wire(Activity, data))
             else:
                 await self._privately(actor, data)
 
     async def _update(self, turn_context: TurnContext, activity_id: str, data: dict[str, Any]) -> None:
-        activity = Activity().deserialize(data)
+        activity = from_wire(Activity, data)
         activity.id = activity_id
         await turn_context.update_activity(activity)
 

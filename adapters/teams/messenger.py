@@ -14,7 +14,8 @@ from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, 
 from msrest.exceptions import HttpOperationError
 
 from adapters.teams import translate
-from adapters.teams.connector import ConnectorError, to_wire
+from adapters.teams.connector import ConnectorError
+from adapters.teams.wire import from_wire, to_wire
 from conversations.events import Actor, MessageRef
 from conversations.messages import Message
 from conversations.ports import Clock, DeliveryError, UnitOfWorkFactory
@@ -82,7 +83,7 @@ class TeamsMessenger:
         reference = await self._reference(Actor(translate.PLATFORM, tenant, user_id))
         if reference is None:
             raise DeliveryError("no conversation with this person", permanent=False)
-        activity = Activity().deserialize(translate.message_activity(message))
+        activity = from_wire(Activity, translate.message_activity(message))
         activity.id = activity_id
         failures: list[Exception] = []
 
@@ -103,7 +104,7 @@ class TeamsMessenger:
 
     async def send_activity(self, actor: Actor, data: dict[str, Any]) -> MessageRef:
         """Send one activity to a person's 1:1 chat, creating the chat if we have none yet."""
-        activity = Activity().deserialize(data)
+        activity = from_wire(Activity, data)
         sent: list[str] = []
         failures: list[Exception] = []
 
@@ -167,7 +168,7 @@ class TeamsMessenger:
         if reference is None:
             if len(self._parsed) >= PARSED_REFERENCES:
                 self._parsed.clear()
-            reference = self._parsed[raw] = ConversationReference().deserialize(json.loads(raw))
+            reference = self._parsed[raw] = from_wire(ConversationReference, json.loads(raw))
         return reference
 
     async def _service_url(self, tenant: str) -> str | None:
