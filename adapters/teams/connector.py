@@ -22,6 +22,7 @@ import jwt
 import msal
 from aiohttp import web
 from botbuilder.core import Bot, TurnContext, serializer_helper
+from botbuilder.core.conversation_reference_extension import get_continuation_activity
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
     Activity,
@@ -297,6 +298,30 @@ class FastCloudAdapter(CloudAdapter):
             return web.json_response(data=serializer_helper(invoke_response.body), status=invoke_response.status)
         return web.Response(status=201)
 
+    async def send_proactive(self, reference: ConversationReference, activity: Activity, bot_app_id: str
+                             ) -> str | None:
+        """continue_conversation(reference) whose turn only does send_activity(activity), without the turn: the
+        same continuation activity, credentials, addressing and call, minus TurnContext, the pipeline and a
+        deepcopy of the card. Returns the sent activity's id; None when this adapter has middleware, which must see
+        the turn (then use continue_conversation). `activity` is addressed in place."""
+        if self._middleware._middleware:  # botbuilder's MiddlewareSet keeps them in this list
+            return None
+        continuation = get_continuation_activity(reference)
+        claims_identity = self.create_claims_identity(bot_app_id)
+        factory = self.bot_framework_authentication.create_connector_factory(claims_identity)
+        client = await factory.create(continuation.service_url, None)
+        # TurnContext.send_activities: addressed from the continuation's reference, typed, hinted, no id
+        outgoing = TurnContext.apply_conversation_reference(
+            activity, TurnContext.get_conversation_reference(continuation))
+        if not outgoing.type:
+            outgoing.type = ActivityTypes.message
+        if not outgoing.input_hint:
+            outgoing.input_hint = "acceptingInput"
+        outgoing.id = None
+        if not _goes_to_the_channel(outgoing):
+            return None
+        return await self._post_activity(client.config.credentials, outgoing, continuation.service_url) or ""
+
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
         if not context:
             raise TypeError("Expected TurnContext but got None instead")
@@ -308,18 +333,24 @@ class FastCloudAdapter(CloudAdapter):
                 responses.extend(await super().send_activities(context, [activity]))
                 continue
             activity.id = None
-            conversation_id = activity.conversation.id
-            path = f"v3/conversations/{_quote(conversation_id)}/activities"
-            headers: dict[str, str] = {}
-            if activity.reply_to_id:
-                path += f"/{_quote(activity.reply_to_id)}"
-                headers["x-ms-conversation-id"] = conversation_id
-            answer = await self._call(self._credentials(context), "POST",
-                                      activity.service_url or context.activity.service_url, path,
-                                      to_wire(activity), operation="reply" if activity.reply_to_id else "send",
-                                      headers=headers)
-            responses.append(ResourceResponse(id=_id_of(answer) or ""))
+            activity_id = await self._post_activity(self._credentials(context), activity,
+                                                    context.activity.service_url)
+            responses.append(ResourceResponse(id=activity_id or ""))
         return responses
+
+    async def _post_activity(self, credentials: Authentication, activity: Activity, service_url: str
+                             ) -> str | None:
+        """Send (or, with reply_to_id, reply with) one activity; the id the channel gave it."""
+        conversation_id = activity.conversation.id
+        path = f"v3/conversations/{_quote(conversation_id)}/activities"
+        headers: dict[str, str] = {}
+        if activity.reply_to_id:
+            path += f"/{_quote(activity.reply_to_id)}"
+            headers["x-ms-conversation-id"] = conversation_id
+        answer = await self._call(credentials, "POST", activity.service_url or service_url, path,
+                                  to_wire(activity), operation="reply" if activity.reply_to_id else "send",
+                                  headers=headers)
+        return _id_of(answer)
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
         if not context:

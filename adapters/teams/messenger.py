@@ -14,7 +14,7 @@ from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, 
 from msrest.exceptions import HttpOperationError
 
 from adapters.teams import translate
-from adapters.teams.connector import ConnectorError
+from adapters.teams.connector import ConnectorError, FastCloudAdapter
 from adapters.teams.wire import from_wire, to_wire
 from conversations.events import Actor, MessageRef
 from conversations.messages import Message
@@ -119,6 +119,13 @@ class TeamsMessenger:
             sent.append(response.id if response and response.id else "")
 
         reference = await self._reference(actor)
+        if reference is not None and isinstance(self._adapter, FastCloudAdapter):
+            try:  # the turn continue_conversation would run, without the turn (same call on the wire)
+                sent_id = await self._adapter.send_proactive(reference, activity, self._app_id)
+            except (ConnectorError, HttpOperationError, aiohttp.ClientError, OSError, TimeoutError) as error:
+                raise delivery_error(error) from None
+            if sent_id is not None:
+                return message_ref(actor, sent_id)
         if reference is not None:
             await self._run(lambda: self._adapter.continue_conversation(reference, deliver, self._app_id), failures)
         else:

@@ -28,8 +28,9 @@ from msrest.authentication import Authentication
 
 from adapters.teams import translate
 from adapters.teams.app import TeamsConfig, TeamsSide, build_teams
-from adapters.teams.connector import ChannelTokens, ConnectorError, FastCloudAdapter, to_wire
+from adapters.teams.connector import ChannelTokens, ConnectorError, FastCloudAdapter
 from adapters.teams.messenger import reference_json
+from adapters.teams.wire import to_wire
 from conversations.events import Actor, Event
 from conversations.messages import Button, Fact, Message, Reply
 from conversations.ports import DeliveryError
@@ -438,3 +439,58 @@ def test_a_stored_reference_does_not_change_with_every_message() -> None:
 
     assert stored == reference_json(TurnContext.get_conversation_reference(second))
     assert "activityId" not in json.loads(stored)
+
+
+# -- proactive messages without a turn ----------------------------------------------------------------------------
+
+def _without_continuation_id(call: Any) -> tuple[Any, ...]:
+    """A call as the channel sees it, less the id botbuilder gives each continuation activity (uuid1)."""
+    body = dict(call.body or {})
+    body.pop("replyToId", None)
+    return call.method, call.http_method, call.conversation_id, body, call.authorization, call.status
+
+
+async def test_a_proactive_message_goes_on_the_wire_exactly_as_through_a_turn(authenticated: Teams) -> None:
+    teams = authenticated
+    megan = await teams.remember_megan()
+    message = Message("Weekly check-in: did you meet?", ("Only admins see it, as a count.",), facts=(
+        Fact("Partner", "Ada"),), buttons=(Button("We met", "checkin.met", "c1", "primary"),))
+
+    async def through_a_turn(context: TurnContext) -> None:
+        await context.send_activity(Activity().deserialize(translate.message_activity(message)))
+
+    await teams.turn(through_a_turn)  # what TeamsMessenger did before it skipped the turn
+    ref = await teams.side.messenger.send([megan], message)
+
+    turn_call, direct_call = teams.connector.calls
+    assert _without_continuation_id(direct_call) == _without_continuation_id(turn_call)
+    assert direct_call.method == "reply" and direct_call.body is not None
+    assert direct_call.activity_id == direct_call.body["replyToId"] != turn_call.body["replyToId"]  # type: ignore[index]
+    assert direct_call.authorization and direct_call.authorization.startswith("Bearer ")
+    assert ref.startswith(f"teams:{TENANT}:{MEGAN}:") and ref.rsplit(":", 1)[1]  # the id the connector gave it
+
+
+async def test_with_middleware_a_proactive_message_still_runs_a_turn(unauthenticated: Teams) -> None:
+    teams = unauthenticated
+    megan = await teams.remember_megan()
+    seen: list[str] = []
+
+    class Watching:
+        async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
+            kind = "event" if context.activity.type == ActivityTypes.event else str(context.activity.type)
+            seen.append(f"{kind} {context.activity.relates_to.conversation.id}")
+            await logic()
+
+    teams.adapter.use(Watching())
+    await teams.side.messenger.send([megan], Message("Your check-in is due"))
+    assert seen == [f"event {CONVERSATION}"]  # botbuilder's continuation turn, through the middleware
+    assert [c.method for c in teams.connector.calls] == ["reply"]
+
+
+async def test_a_throttled_proactive_message_tells_the_outbox_how_long_to_wait(unauthenticated: Teams) -> None:
+    teams = unauthenticated
+    megan = await teams.remember_megan()
+    teams.connector.fail("reply", status=429, retry_after=7)
+    with pytest.raises(DeliveryError) as raised:
+        await teams.side.messenger.send([megan], Message("Your check-in is due"))
+    assert raised.value.retry_after == 7.0 and not raised.value.permanent
