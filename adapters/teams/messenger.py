@@ -69,6 +69,8 @@ class TeamsMessenger:
         # msrest takes ~100 us to parse a reference; the row is still read on every send, so nothing goes stale.
         # botbuilder only reads the reference (the continuation activity shares its accounts), never changes it.
         self._parsed: dict[str, ConversationReference] = {}
+        # references an outbox batch read in one go (prefetch), each used by the next send to that person only
+        self._prefetched: dict[Actor, str] = {}
 
     async def send(self, to: Sequence[Actor], message: Message) -> MessageRef:
         # Teams: a bot cannot create a group chat, so a pair's message goes to each person's 1:1 chat (2026-11)
@@ -166,9 +168,21 @@ class TeamsMessenger:
         await self._adapter.create_conversation(self._app_id, remember_then_deliver, parameters, CHANNEL,
                                                 service_url, None)
 
-    async def _reference(self, actor: Actor) -> ConversationReference | None:
+    async def prefetch(self, recipients: Sequence[Actor]) -> None:
+        """The stored 1:1 chats of a whole outbox batch, in one read instead of a transaction per message."""
+        wanted = [a for a in recipients if a not in self._prefetched]
+        if not wanted:
+            return
+        if len(self._prefetched) >= PARSED_REFERENCES:  # sends that never came (a batch cut short)
+            self._prefetched.clear()
         async with self._uow() as uow:
-            raw = await uow.addresses.get(actor)
+            self._prefetched.update(await uow.addresses.get_many(wanted))
+
+    async def _reference(self, actor: Actor) -> ConversationReference | None:
+        raw = self._prefetched.pop(actor, None)  # read for this batch: at most a batch old
+        if raw is None:
+            async with self._uow() as uow:
+                raw = await uow.addresses.get(actor)
         if not raw:
             return None
         reference = self._parsed.get(raw)

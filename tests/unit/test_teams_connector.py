@@ -494,3 +494,19 @@ async def test_a_throttled_proactive_message_tells_the_outbox_how_long_to_wait(u
     with pytest.raises(DeliveryError) as raised:
         await teams.side.messenger.send([megan], Message("Your check-in is due"))
     assert raised.value.retry_after == 7.0 and not raised.value.permanent
+
+
+async def test_an_outbox_batch_reads_its_chats_once_and_each_is_used_for_one_send(unauthenticated: Teams) -> None:
+    teams = unauthenticated
+    megan = await teams.remember_megan()
+    await teams.side.messenger.prefetch([megan, Actor("teams", TENANT, "29:never-talked")])
+    moved = teams.reference()
+    moved.conversation.id = "a:moved-chat"
+    async with teams.uow() as uow:  # the row changes after the batch was read (Megan wrote from another chat)
+        await uow.addresses.put(megan, reference_json(moved), T0)
+        await uow.commit()
+
+    await teams.side.messenger.send([megan], Message("First of the batch"))
+    await teams.side.messenger.send([megan], Message("Next one"))
+
+    assert [c.conversation_id for c in teams.connector.calls] == [CONVERSATION, "a:moved-chat"]
