@@ -2,6 +2,7 @@
 against a bare slack_sdk loop posting the same messages, in the same run; then again with 10 % of calls 429.
 
 Run: .venv/bin/python -m bench.fanout [--pairs 5000] [--concurrency 32] [--database-url URL] [--runs 1]
+     [--feed jobs|direct]
 The fake Slack Web API, the bare loop and mentorbot each run in a process of their own; this one only reports.
 Lost and duplicated messages are counted from what the fake Slack API accepted.
 """
@@ -142,7 +143,7 @@ async def _cohort(deps: Any, pairs: int) -> None:
 
 
 async def _project(conn: Connection, api_url: str, database_url: str, pairs: int, concurrency: int,
-                   prepare: bool) -> None:
+                   prepare: bool, feed: str) -> None:
     """mentorbot: the check-in round's real jobs (checkin.round per pair, then checkin.send per person) put the
     10,000 questions in the outbox; then the OutboxSender delivers them through SlackMessenger until none is left.
     Later runs on the same database deliver the same questions again: the round's rows are put back as queued."""
@@ -162,8 +163,11 @@ async def _project(conn: Connection, api_url: str, database_url: str, pairs: int
         await upgrade(database_url)
         await _cohort(deps, pairs)
         began_jobs = time.monotonic()
-        while await run_due_jobs(deps, limit=1000):
-            pass
+        if feed == "jobs":
+            while await run_due_jobs(deps, limit=1000):
+                pass
+        else:
+            await _enqueue(deps, pairs)
         jobs_seconds = time.monotonic() - began_jobs
     else:
         await _requeue(bot.db, deps.clock.now())
@@ -184,6 +188,16 @@ async def _project(conn: Connection, api_url: str, database_url: str, pairs: int
     await slack.stop()
     await bot.close()
     conn.send((began, seconds, jobs_seconds))
+
+
+async def _enqueue(deps: Any, pairs: int) -> None:
+    """--feed direct: the questions the round's jobs would queue, queued in one transaction."""
+    from conversations.events import Actor
+
+    async with deps.uow() as uow:
+        for user in users(pairs):
+            await uow.outbox.enqueue(Actor("slack", TEAM, user), checkin_message(user), deps.clock.now())
+        await uow.commit()
 
 
 async def _requeue(db: Any, now: datetime) -> None:
@@ -245,10 +259,10 @@ def run_bare(pairs: int, concurrency: int, rate_limited: float) -> Run:
     return _tally("bare slack_sdk loop", pairs, began, seconds, accepted, limited)
 
 
-def run_project(pairs: int, concurrency: int, rate_limited: float, database_url: str,
-                prepare: bool) -> tuple[Run, float]:
+def run_project(pairs: int, concurrency: int, rate_limited: float, database_url: str, prepare: bool,
+                feed: str) -> tuple[Run, float]:
     fake = _spawn("_fake_api", rate_limited)
-    ours = _spawn("_project", fake.first, database_url, pairs, concurrency, prepare)
+    ours = _spawn("_project", fake.first, database_url, pairs, concurrency, prepare, feed)
     ours.conn.send("go")
     began, seconds, jobs_seconds = ours.conn.recv()
     ours.proc.join(10)
@@ -275,6 +289,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat each measurement and report the spread")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder; a given one is emptied")
     parser.add_argument("--rate-limited", type=float, default=0.10, help="the second run's share of 429 answers")
+    parser.add_argument("--feed", choices=("jobs", "direct"), default="jobs",
+                        help="queue the questions by the round's real jobs, or straight into the outbox (faster)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/fanout.db"
@@ -289,10 +305,11 @@ def main() -> None:
             ratios: list[float] = []
             for _ in range(args.runs):
                 bare = run_bare(args.pairs, args.concurrency, share)
-                ours, jobs_seconds = run_project(args.pairs, args.concurrency, share, url, prepare=not prepared)
+                ours, jobs_seconds = run_project(args.pairs, args.concurrency, share, url, not prepared, args.feed)
                 if not prepared:
-                    print(f"the round's real jobs queued {ours.messages} questions in {jobs_seconds:.1f} s "
-                          "(checkin.round per pair, checkin.send per person)")
+                    how = ("by the round's real jobs (checkin.round per pair, checkin.send per person)"
+                           if args.feed == "jobs" else "straight into the outbox (--feed direct)")
+                    print(f"{ours.messages} questions queued {how} in {jobs_seconds:.1f} s")
                     prepared = True
                 print(bare.line())
                 print(ours.line())

@@ -110,7 +110,7 @@ class OutboxSender:
             self._idle.set()
 
     async def drain(self, max_rounds: int = 100) -> int:
-        """Send until nothing is due (used by the console after each line, and by tests)."""
+        """Send until nothing is due: each scheduler tick, the console after each line, tests."""
         total = 0
         for _ in range(max_rounds):
             sent = await self.drain_once()
