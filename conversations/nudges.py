@@ -8,6 +8,7 @@ check-in answers (the check-in flow calls `checkin_answered` and `checkin_closed
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -319,8 +320,10 @@ async def on_not_a_fit(action: ActionTaken, *, deps: Deps) -> Reply:
             return Reply(replace=Message("This pair has ended already, so there is nothing to change.",
                                          ("You are back on the waiting list for a new partner.",)))
         values = _values(deps, cohort, me, partner)
-        # One request per person and pair, even for two clicks in flight: the claim is a unique row.
-        if not await uow.events.claim("nudge", f"re-pair:{pair.id}:{me.id}", deps.clock.now()):
+        # One request per person and pair, even for two clicks in flight: the claim is a unique row. Its key is
+        # a digest, so once the person has left, no table holds their id, not even this guard.
+        guard = hashlib.sha256(f"re-pair:{pair.id}:{me.id}".encode()).hexdigest()
+        if not await uow.events.claim("nudge", f"re-pair:{guard}", deps.clock.now()):
             await uow.commit()
             return Reply(replace=Message("You asked for a new partner already.",
                                          ("The program admins have your request; {partner} is not told."

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from conversations import feedback, nudges
+from conversations import feedback, membership, nudges
 from conversations.calendar import in_slot, local_day
 from conversations.deps import Deps
 from conversations.engine import Engine
@@ -24,7 +24,7 @@ from conversations.model import CheckIn, CheckInAnswer, Cohort, Nudge, Pair, Per
 from conversations.nudge_catalogue import TRIGGERS
 from conversations.outbox import OutboxSender
 from conversations.settings import Admins, ProgramSettings
-from storage.models import JobRow
+from storage.models import JobRow, ProcessedEventRow
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.fakes.memory import FakeClock
 from tests.fakes.messenger import FakeMessenger
@@ -433,6 +433,15 @@ async def test_the_fit_check_buttons_going_well_and_a_blame_free_re_pair(
     assert (write.label, write.value) == ("Write to the admins", request.id)
     more = await bot.dispatch(ActionTaken(ALICE, write.action, write.value))
     assert more.form is not None  # she can tell the admins more, in the same confidential thread
+
+    # Once she leaves, not even the guard against a double request holds her id.
+    async with rig.deps.uow() as uow:
+        await membership.erase_person(uow, ALICE, rig.mentee, now=rig.clock.now())
+        await uow.commit()
+    async with engine.connect() as connection:
+        guards = (await connection.execute(select(ProcessedEventRow.event_id))).scalars().all()
+    assert any(g.startswith("re-pair:") for g in guards)
+    assert not [g for g in guards if rig.mentee.id in g or rig.pair.id in g]
 
 
 async def test_the_farewell_links_to_the_final_feedback_round_while_it_is_open(
