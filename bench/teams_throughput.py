@@ -37,6 +37,7 @@ BOT_ID = "28:0b3c9b8e-7a2f-4c1d-8e5a-3f6d2b1c9a07"
 BENCH_USER = "0b0b0000-0000-4000-8000-00000000be01"
 CHECKIN_KEY = re.compile(r'"mb_value": "c(\d+)"')  # the check-in number, on its buttons
 MAX_ATTEMPTS = 50  # a message still refused after this many 429s counts as lost
+OUTBOX_BATCH = 50  # server.outbox_batch's default: the outbox prefetches the chats of each batch it claims
 PROFILE_ENV = "MENTORBOT_BENCH_PROFILE"  # a folder: the project's children write cProfile stats there
 
 
@@ -356,6 +357,10 @@ async def _mentorbot_sender(conn: Connection, database_url: str, service_url: st
 
     async def run(concurrency: int, numbers: range) -> Proactive:
         async def deliver(i: int) -> tuple[bool, int]:
+            if (i - numbers.start) % OUTBOX_BATCH == 0:  # as the outbox does: a batch's chats read in one go
+                await side.messenger.prefetch([people[j % count] for j in range(i, min(i + OUTBOX_BATCH,
+                                                                                      numbers.stop))])
+
             async def send() -> float | None:
                 try:
                     await side.messenger.send([people[i % count]], _checkin(i))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,7 @@ log = logging.getLogger("mentorbot.teams")
 
 CHANNEL = "msteams"
 PARSED_REFERENCES = 10_000  # stored references kept parsed, per process
+PREFETCH_SECONDS = 60.0  # a reference read for an outbox batch serves a send within this long (a batch's lease)
 
 
 def delivery_error(error: Exception) -> DeliveryError:
@@ -70,7 +72,7 @@ class TeamsMessenger:
         # botbuilder only reads the reference (the continuation activity shares its accounts), never changes it.
         self._parsed: dict[str, ConversationReference] = {}
         # references an outbox batch read in one go (prefetch), each used by the next send to that person only
-        self._prefetched: dict[Actor, str] = {}
+        self._prefetched: dict[Actor, tuple[datetime, str]] = {}
 
     async def send(self, to: Sequence[Actor], message: Message) -> MessageRef:
         # Teams: a bot cannot create a group chat, so a pair's message goes to each person's 1:1 chat (2026-11)
@@ -176,10 +178,15 @@ class TeamsMessenger:
         if len(self._prefetched) >= PARSED_REFERENCES:  # sends that never came (a batch cut short)
             self._prefetched.clear()
         async with self._uow() as uow:
-            self._prefetched.update(await uow.addresses.get_many(wanted))
+            found = await uow.addresses.get_many(wanted)
+        read_at = self._clock.now()
+        self._prefetched.update((actor, (read_at, raw)) for actor, raw in found.items())
 
     async def _reference(self, actor: Actor) -> ConversationReference | None:
-        raw = self._prefetched.pop(actor, None)  # read for this batch: at most a batch old
+        raw: str | None = None
+        prefetched = self._prefetched.pop(actor, None)  # read for this batch, used once
+        if prefetched is not None and (self._clock.now() - prefetched[0]).total_seconds() < PREFETCH_SECONDS:
+            raw = prefetched[1]  # a send that never came (a released item) leaves no older one behind
         if raw is None:
             async with self._uow() as uow:
                 raw = await uow.addresses.get(actor)

@@ -60,6 +60,7 @@ class Teams:
     uow: MemoryUnitOfWorkFactory
     identity: FakeIdentityProvider | None = None
     token_threads: list[threading.Thread] = field(default_factory=list)
+    clock: FakeClock = field(default_factory=lambda: FakeClock(T0))
 
     @property
     def adapter(self) -> FastCloudAdapter:
@@ -99,10 +100,11 @@ class Teams:
 async def _running(config: TeamsConfig, connector: FakeBotConnector, identity: FakeIdentityProvider | None
                    ) -> AsyncIterator[Teams]:
     uow = MemoryUnitOfWorkFactory()
-    side = build_teams(config, dispatch=_no_reply, uow=uow, clock=FakeClock(T0))
+    clock = FakeClock(T0)
+    side = build_teams(config, dispatch=_no_reply, uow=uow, clock=clock)
     await side.start()
     try:
-        yield Teams(side, connector, uow, identity)
+        yield Teams(side, connector, uow, identity, clock=clock)
     finally:
         await side.stop()
 
@@ -510,3 +512,19 @@ async def test_an_outbox_batch_reads_its_chats_once_and_each_is_used_for_one_sen
     await teams.side.messenger.send([megan], Message("Next one"))
 
     assert [c.conversation_id for c in teams.connector.calls] == [CONVERSATION, "a:moved-chat"]
+
+
+async def test_a_prefetched_chat_whose_send_never_came_is_not_used_a_minute_later(unauthenticated: Teams) -> None:
+    teams = unauthenticated
+    megan = await teams.remember_megan()
+    await teams.side.messenger.prefetch([megan])  # its outbox item was released unsent
+    moved = teams.reference()
+    moved.conversation.id = "a:moved-chat"
+    async with teams.uow() as uow:
+        await uow.addresses.put(megan, reference_json(moved), T0)
+        await uow.commit()
+    teams.clock.advance(seconds=61)
+
+    await teams.side.messenger.send([megan], Message("Much later"))
+
+    assert [c.conversation_id for c in teams.connector.calls] == ["a:moved-chat"]
