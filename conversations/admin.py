@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from conversations import audit, checkins, feedback, helpdesk, pairing, privacy, report_flow
+from conversations import audit, checkins, feedback, helpdesk, nudges, pairing, privacy, report_flow
 from conversations.deps import Deps
 from conversations.directory import admins_of, resolve_user
 from conversations.events import ActionTaken, Actor, Command
@@ -162,10 +162,16 @@ async def cohort_end(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     await uow.jobs.cancel(SIGNUP_CLOSES, cohort.id)
     await feedback.on_cohort_end(uow, deps, replace(cohort, state="ended"))
     await privacy.schedule_purge(uow, deps, replace(cohort, state="ended", ended_at=deps.clock.now()))
+    # Ended early, each pair still gets its farewell (reflection, recognition, the final feedback round) now,
+    # in each person's working time; members without a pair get the plain notice.
+    farewelled: set[str] = set()
+    for pair in await uow.pairs.active_in(cohort.id):
+        if await nudges.fire(uow, deps, pair, nudges.COHORT_END):
+            farewelled |= {pair.mentor_id, pair.mentee_id}
     members = await uow.cohorts.members(cohort.id)
     for person_id in members:
         person = await uow.people.get(person_id)
-        if person is not None:
+        if person is not None and person_id not in farewelled:
             await uow.outbox.enqueue(person.actor, Message(
                 f"The cohort '{cohort.name}' has ended.", ("Thank you for taking part!",)), deps.clock.now())
     return Reply.say(f"Cohort '{cohort.name}' has ended.", f"I let its {len(members)} members know.")

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from conversations.calendar import next_slot
 from conversations.caller import the_caller
 from conversations.deps import Deps
 from conversations.directory import admins_of
@@ -140,7 +141,8 @@ async def open_round(uow: UnitOfWork, deps: Deps, cohort: Cohort, kind: RoundKin
     assert feedback_round.closes_at is not None
     await uow.jobs.schedule(CLOSE, feedback_round.id, feedback_round.closes_at)
     for person in await _participants(uow, cohort.id):
-        await uow.outbox.enqueue(person.actor, _prompt(deps, person, cohort, feedback_round, reminder=False), now)
+        await uow.outbox.enqueue(person.actor, _prompt(deps, person, cohort, feedback_round, reminder=False),
+                                 next_slot(person.profile, now))  # in their working time, never at night
     return feedback_round
 
 
@@ -209,7 +211,8 @@ async def remind(subject: str, uow: UnitOfWork, deps: Deps) -> None:
         return
     now = deps.clock.now()
     for person in await _participants(uow, cohort.id):
-        await uow.outbox.enqueue(person.actor, _prompt(deps, person, cohort, feedback_round, reminder=True), now)
+        await uow.outbox.enqueue(person.actor, _prompt(deps, person, cohort, feedback_round, reminder=True),
+                                 next_slot(person.profile, now))
 
 
 async def close_due(subject: str, uow: UnitOfWork, deps: Deps) -> None:

@@ -26,6 +26,9 @@ LOGGERS = ("slack_bolt", "slack_sdk", "aiohttp", "botbuilder", "sqlalchemy.engin
 KEY = "a-test-feedback-key-of-at-least-32-characters"
 
 
+WORKTIME = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Paris: prompts go out at once
+
+
 def _profile(name: str, role: str, level: str) -> Profile:
     return Profile(name=name, role="mentor" if role == "mentor" else "mentee", level=level, department=role,
                    time_zone="Europe/Paris", working_days=("mon", "tue", "wed", "thu", "fri"), work_start="09:00",
@@ -73,7 +76,7 @@ async def _published_comments(uow_factory: UnitOfWorkFactory) -> list[str]:
 async def test_a_slack_modal_answer_is_stored_once_anonymously_and_never_logged(
         migrated_url: str, caplog: pytest.LogCaptureFixture) -> None:
     _debug_everything(caplog)
-    async with slack_h.slack_harness(migrated_url, FakeClock(datetime.now(UTC)), FEEDBACK_KEY=KEY) as slack:
+    async with slack_h.slack_harness(migrated_url, FakeClock(WORKTIME), FEEDBACK_KEY=KEY) as slack:
         uow = slack.bot.deps.uow
         await _running_pair(uow, slack.actor("U0MIA"), slack.actor("U0SAM"))
         opened = await slack.command("admin feedback open", user=slack_h.ADMIN)
@@ -110,7 +113,7 @@ async def test_a_teams_card_answer_is_stored_once_anonymously_and_never_logged(
         migrated_url: str, caplog: pytest.LogCaptureFixture) -> None:
     _debug_everything(caplog)
     async with FakeBotConnector() as fake, teams_h.running_teams(
-            migrated_url, fake, FakeClock(datetime.now(UTC)), FEEDBACK_KEY=KEY) as teams:
+            migrated_url, fake, FakeClock(WORKTIME), FEEDBACK_KEY=KEY) as teams:
         uow = teams.bot.deps.uow
         await teams.installed(user="mia-aad")
         await _running_pair(uow, teams.actor("mia-aad"), teams.actor("sam-aad"))

@@ -17,14 +17,14 @@ from conversations import feedback, membership, nudges
 from conversations.calendar import in_slot, local_day
 from conversations.deps import Deps
 from conversations.engine import Engine
-from conversations.events import ActionTaken, Actor, MessageRef
+from conversations.events import ActionTaken, Actor, Command, MessageRef
 from conversations.jobs import run_due_jobs
 from conversations.messages import Message
 from conversations.model import CheckIn, CheckInAnswer, Cohort, Nudge, Pair, Person, Profile
 from conversations.nudge_catalogue import TRIGGERS
 from conversations.outbox import OutboxSender
 from conversations.settings import Admins, ProgramSettings
-from storage.models import JobRow, ProcessedEventRow
+from storage.models import JobRow, OutboxRow, ProcessedEventRow
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.fakes.memory import FakeClock
 from tests.fakes.messenger import FakeMessenger
@@ -87,9 +87,14 @@ class Rig:
     async def run_until(self, end: datetime) -> None:
         """Move the clock from one due job to the next up to `end`, running jobs and delivering at each."""
         while True:
-            async with self.db.connect() as conn:
-                due = (await conn.execute(select(func.min(col(JobRow.due_at))).where(col(JobRow.state) == "pending"))
-                       ).scalar_one()
+            async with self.db.connect() as conn:  # the next job, or the next message waiting for its slot
+                jobs = (await conn.execute(select(func.min(col(JobRow.due_at))).where(col(JobRow.state) == "pending"))
+                        ).scalar_one()
+                mail = (await conn.execute(select(func.min(col(OutboxRow.next_attempt_at)))
+                                           .where(col(OutboxRow.state) == "pending"))).scalar_one()
+            due = min((d for d in (jobs, mail) if d is not None), default=None)
+            if due is not None and due.tzinfo is None:
+                due = due.replace(tzinfo=UTC)  # SQLite hands back naive UTC through Core
             if due is None or due > end:
                 break
             self.clock.set(max(due, self.clock.now()))
@@ -442,6 +447,28 @@ async def test_the_fit_check_buttons_going_well_and_a_blame_free_re_pair(
         guards = (await connection.execute(select(ProcessedEventRow.event_id))).scalars().all()
     assert any(g.startswith("re-pair:") for g in guards)
     assert not [g for g in guards if rig.mentee.id in g or rig.pair.id in g]
+
+
+async def test_a_cohort_ended_early_by_an_admin_says_farewell_to_its_pairs_with_the_final_round(
+        uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine) -> None:
+    rig = await _rig(uow_factory, engine)
+    async with rig.deps.uow() as uow:  # as closing sign-up does
+        await feedback.schedule_rounds(uow, rig.deps, rig.cohort, START)
+        await uow.commit()
+    await rig.run_until(START + timedelta(weeks=3))
+    ended = await Engine(rig.deps).dispatch(Command.parse(BOSS, "admin cohort end"))
+    assert ended.messages[0].text == "Cohort 'Spring 2027' has ended."
+    await rig.run_until(START + timedelta(weeks=4))
+    assert (await rig.fired())["cohort_end"] == ["alice", "bob"]
+    for actor in (BOB, ALICE):
+        (farewell,) = [s.message for s in rig.platform.log if s.to == actor and "is ending" in s.message.text]
+        assert farewell.buttons and farewell.buttons[0].action == feedback.START  # the end round opened at once
+        assert not [t for t in rig.platform.titles(actor) if t == "The cohort 'Spring 2027' has ended."]
+    late = [(s.to.user_id, s.message.text, s.at) for s in rig.platform.log
+            if s.to != BOSS and not in_slot(rig.person(s.to).profile, s.at)]
+    assert late == []
+    await rig.run_until(START + timedelta(weeks=13))
+    assert len([s for s in rig.platform.log if s.to == BOB and "is ending" in s.message.text]) == 1
 
 
 async def test_the_farewell_links_to_the_final_feedback_round_while_it_is_open(
