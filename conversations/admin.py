@@ -43,6 +43,8 @@ ADMIN_HELP = (
     ("admin export [COHORT]", "the report's numbers and the pairs with their reasons, as CSV"),
     ("admin feedback open|close|status", "an anonymous feedback round of the running cohort, on demand"),
     ("admin forget USER", "delete everything stored about a person (their anonymous answers stay, unlinkable)"),
+    ("(send a .csv file to the bot)", "import HR people data: level, department, manager, location; all rows or "
+                                       "none, every problem by line and column"),
 )
 
 
@@ -273,8 +275,9 @@ async def admin_forget(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
 
 
 async def admin_help(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
-    return Reply.say("Admin commands", "\n".join(f"`{deps.command_hint(cmd.actor, usage)}`: {what}"
-                                                  for usage, what in ADMIN_HELP))
+    return Reply.say("Admin commands", "\n".join(
+        f"{usage}: {what}" if usage.startswith("(") else f"`{deps.command_hint(cmd.actor, usage)}`: {what}"
+        for usage, what in ADMIN_HELP))
 
 
 _COHORT: dict[str, AdminHandler] = {

@@ -57,6 +57,7 @@ async def test_admin_help_lists_the_admin_commands() -> None:
     reply = await w.say(BOSS, "admin")
     assert reply.messages[0].text == "Admin commands"
     assert "`admin cohort open NAME" in text_of(reply)
+    assert "(send a .csv file to the bot): import HR people data" in text_of(reply)  # not a command to type
     assert last_audit(w) == ("admin.help", "ok")
 
 
