@@ -22,6 +22,7 @@ from conversations.messages import Button, Choice, Field, Form, Message, Reply
 from conversations.model import Cohort, FeedbackAnswer, FeedbackRound, Person, RoundKind
 from conversations.ports import UnitOfWork
 from conversations.report_flow import after_round_closed
+from conversations.reports import scrub as scrub_names
 
 FEEDBACK_FORM = "feedback"
 START = "feedback.start"  # button action opening the form; value: a round id, or "" for the caller's open round
@@ -305,12 +306,16 @@ async def on_submitted(form: FormSubmitted, *, deps: Deps) -> Reply:
         receipt = receipt_of(deps.feedback_key, person.id, feedback_round.id)
         if not await uow.feedback.add_receipt(feedback_round.id, receipt):
             return _ALREADY
+        # Names are taken out before the comment is stored, not only when shown: a partner's name would point
+        # at the author, and a name outlives its person's leaving in a stored text.
+        comment = scrub_names(valid.comment, [p.profile.name for p in await uow.people.in_workspace(
+            person.actor.platform, person.actor.workspace)]) if valid.comment else ""
         await uow.commit()  # the receipt's own transaction: nothing of the answers is in it
     answers = [FeedbackAnswer(id="", cohort_id=feedback_round.cohort_id, round_id=feedback_round.id,
                               role=person.profile.role, question=q, value=v) for q, v in valid.values.items()]
-    if valid.comment:
+    if comment:
         answers.append(FeedbackAnswer(id="", cohort_id=feedback_round.cohort_id, round_id=feedback_round.id,
-                                      role=person.profile.role, question=COMMENT, value=None, text=valid.comment))
+                                      role=person.profile.role, question=COMMENT, value=None, text=comment))
     try:
         async with deps.uow() as uow:
             await uow.feedback.add_answers(answers)

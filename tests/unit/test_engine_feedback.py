@@ -235,3 +235,13 @@ async def test_a_scrub_that_cannot_run_yet_comes_back_a_minute_later() -> None:
     w.clock.advance(minutes=1)
     await w.run_jobs()  # the World's scrubber works again
     assert w.store.scrubs == 1
+
+
+async def test_a_comment_is_stored_without_the_names_that_would_point_at_its_author() -> None:
+    w = World()
+    await _paired(w)
+    await w.say(BOSS, "admin feedback open")
+    await _answer(w, MIA, {**GOOD, "comment": "Sam listened; write to sam@example.com or <@U0SAM>. Samples helped."})
+    [comment] = [a.text for a in w.state.feedback_answers if a.question == "comment"]
+    assert comment == "[someone] listened; write to [someone] or [someone]. Samples helped."
+    assert "sam" not in comment.lower().replace("samples", "")
