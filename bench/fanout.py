@@ -79,7 +79,7 @@ async def _bare(conn: Connection, api_url: str, pairs: int, concurrency: int) ->
     async with aiohttp.ClientSession() as http:
         client = AsyncWebClient(token="xoxb-bench", base_url=api_url, session=http)
         queue = iter(work)
-        began = time.monotonic()
+        began, cpu = time.monotonic(), time.process_time()
 
         async def worker() -> None:
             for channel, payload in queue:
@@ -93,7 +93,7 @@ async def _bare(conn: Connection, api_url: str, pairs: int, concurrency: int) ->
                         await asyncio.sleep(float(error.response.headers.get("Retry-After", RETRY_AFTER)))
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        conn.send((began, time.monotonic() - began))
+        conn.send((began, time.monotonic() - began, time.process_time() - cpu))
 
 
 class ShiftedClock:
@@ -177,17 +177,17 @@ async def _project(conn: Connection, api_url: str, database_url: str, pairs: int
     sender = OutboxSender(deps, OutboxPolicy(concurrency=concurrency, batch=16 * concurrency))
     conn.send("ready")
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-    began = time.monotonic()
+    began, cpu = time.monotonic(), time.process_time()
     while True:
         await sender.drain()
         async with deps.uow() as uow:
             if await uow.outbox.pending_count() == 0:
                 break
         await asyncio.sleep(0.05)  # the rate-limited ones are due again after their Retry-After
-    seconds = time.monotonic() - began
+    seconds, cpu = time.monotonic() - began, time.process_time() - cpu
     await slack.stop()
     await bot.close()
-    conn.send((began, seconds, jobs_seconds))
+    conn.send((began, seconds, cpu, jobs_seconds))
 
 
 async def _enqueue(deps: Any, pairs: int) -> None:
@@ -223,6 +223,7 @@ class Run:
     lost: int
     duplicated: int
     rate_limited: int
+    cpu_seconds: float  # the sending process's CPU time during the run
 
     @property
     def throughput(self) -> float:
@@ -235,10 +236,11 @@ class Run:
     def line(self) -> str:
         return (f"{self.label:<26} {self.throughput:7.0f} msg/s   {self.seconds:6.2f} s   "
                 f"50 % by {self.percentile(50):5.2f} s   99 % by {self.percentile(99):5.2f} s   "
+                f"CPU {self.cpu_seconds / max(1, len(self.delivered_at)) * 1000:.2f} ms/msg   "
                 f"lost {self.lost}   duplicated {self.duplicated}   429s {self.rate_limited}")
 
 
-def _tally(label: str, pairs: int, began: float, seconds: float, accepted: list[tuple[str, float]],
+def _tally(label: str, pairs: int, began: float, seconds: float, cpu: float, accepted: list[tuple[str, float]],
            rate_limited: int) -> Run:
     expected = {channel_of(u) for u in users(pairs)}
     counts = Counter(channel for channel, _ in accepted)
@@ -246,17 +248,17 @@ def _tally(label: str, pairs: int, began: float, seconds: float, accepted: list[
     return Run(label=label, messages=len(expected), seconds=seconds,
                delivered_at=[at - began for at in first.values()],
                lost=len(expected - counts.keys()), duplicated=sum(n - 1 for n in counts.values() if n > 1),
-               rate_limited=rate_limited)
+               rate_limited=rate_limited, cpu_seconds=cpu)
 
 
 def run_bare(pairs: int, concurrency: int, rate_limited: float) -> Run:
     fake = _spawn("_fake_api", rate_limited)
     bare = _spawn("_bare", fake.first, pairs, concurrency)
     bare.conn.send("go")
-    began, seconds = bare.conn.recv()
+    began, seconds, cpu = bare.conn.recv()
     bare.proc.join(10)
     accepted, limited = fake.stop()
-    return _tally("bare slack_sdk loop", pairs, began, seconds, accepted, limited)
+    return _tally("bare slack_sdk loop", pairs, began, seconds, cpu, accepted, limited)
 
 
 def run_project(pairs: int, concurrency: int, rate_limited: float, database_url: str, prepare: bool,
@@ -264,10 +266,10 @@ def run_project(pairs: int, concurrency: int, rate_limited: float, database_url:
     fake = _spawn("_fake_api", rate_limited)
     ours = _spawn("_project", fake.first, database_url, pairs, concurrency, prepare, feed)
     ours.conn.send("go")
-    began, seconds, jobs_seconds = ours.conn.recv()
+    began, seconds, cpu, jobs_seconds = ours.conn.recv()
     ours.proc.join(10)
     accepted, limited = fake.stop()
-    return _tally("mentorbot outbox + Slack", pairs, began, seconds, accepted, limited), jobs_seconds
+    return _tally("mentorbot outbox + Slack", pairs, began, seconds, cpu, accepted, limited), jobs_seconds
 
 
 def _spawn(target: str, *args: Any) -> Child:
