@@ -33,6 +33,7 @@ class Command:
     name: str
     args: tuple[str, ...] = ()
     trigger: str | None = None  # Slack's trigger id, to open a form within 3 s
+    text: str = ""  # the whole command as typed, for free text that quotes must not reshape
 
     @classmethod
     def parse(cls, actor: Actor, text: str, *, trigger: str | None = None) -> Command:
@@ -42,8 +43,21 @@ class Command:
         except ValueError:  # an unbalanced quote: fall back to plain words
             words = text.strip().replace('"', " ").replace("'", " ").split()
         if not words:
-            return cls(actor=actor, name="help", trigger=trigger)
-        return cls(actor=actor, name=words[0].lower(), args=tuple(words[1:]), trigger=trigger)
+            return cls(actor=actor, name="help", trigger=trigger, text=text.strip())
+        return cls(actor=actor, name=words[0].lower(), args=tuple(words[1:]), trigger=trigger, text=text.strip())
+
+    def rest(self, skip: int) -> str:
+        """The text as typed after the command word and `skip` more words: `admin reply K7 don't "x"` with
+        skip=2 gives `don't "x"`, where args would have lost the apostrophe and the quotes."""
+        parts = self.text.split(None, skip + 1)
+        if not self.text or len(parts) != skip + 2:
+            return " ".join(self.args[skip:])
+        rest = parts[-1].strip()
+        for quote in ('"', "'", "“"):  # one pair of quotes around the whole text only groups it
+            closing = "”" if quote == "“" else quote
+            if len(rest) >= 2 and rest[0] == quote and rest[-1] == closing and closing not in rest[1:-1]:
+                return rest[1:-1].strip()
+        return rest
 
 
 @dataclass(frozen=True, slots=True)

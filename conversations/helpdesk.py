@@ -136,7 +136,7 @@ async def admin_reply(cmd: Command, uow: UnitOfWork, deps: Deps) -> Reply:
     """`admin reply ID text`: answer a help request (audited by the admin router, without the text)."""
     if len(cmd.args) < 2:
         raise HelpRefused("Say which request: `admin reply ID your answer` (the id is in the request).")
-    name = await send_reply(uow, deps, cmd.actor, cmd.args[1], " ".join(cmd.args[2:]))
+    name = await send_reply(uow, deps, cmd.actor, cmd.args[1], cmd.rest(2))
     return Reply.say(f"Sent to {name}.", "Only they see it; their partner doesn't.")
 
 

@@ -351,6 +351,10 @@ async def test_i_need_help_reaches_the_admins_only_and_they_answer_through_the_b
     # the partner saw nothing of it
     assert rig.messenger.to(ALICE) == alice_before
     assert all(request_id not in m.text and "help" not in m.text.lower() for m in rig.messenger.to(ALICE))
+    # a typed reply keeps its apostrophes and quotes as typed
+    await rig.say(BOSS, f"admin reply {request_id} Don't worry: it's \"normal\" to feel stuck.")
+    await rig.tick()
+    assert rig.messenger.to(BOB)[-1].sections[0] == "Don't worry: it's \"normal\" to feel stuck."
 
     # leaving deletes the thread and the check-ins with it
     await rig.click(BOB, "leave.confirm", "")

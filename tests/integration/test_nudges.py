@@ -444,7 +444,7 @@ async def test_the_fit_check_buttons_going_well_and_a_blame_free_re_pair(
         await membership.erase_person(uow, ALICE, rig.mentee, now=rig.clock.now())
         await uow.commit()
     async with engine.connect() as connection:
-        guards = (await connection.execute(select(ProcessedEventRow.event_id))).scalars().all()
+        guards = (await connection.execute(select(col(ProcessedEventRow.event_id)))).scalars().all()
     assert any(g.startswith("re-pair:") for g in guards)
     assert not [g for g in guards if rig.mentee.id in g or rig.pair.id in g]
 
