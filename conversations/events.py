@@ -33,7 +33,7 @@ class Command:
     name: str
     args: tuple[str, ...] = ()
     trigger: str | None = None  # Slack's trigger id, to open a form within 3 s
-    text: str = ""  # the whole command as typed, for free text that quotes must not reshape
+    text: str = field(default="", compare=False)  # the whole command as typed, for free text quotes must not reshape
 
     @classmethod
     def parse(cls, actor: Actor, text: str, *, trigger: str | None = None) -> Command:
