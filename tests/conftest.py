@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -30,22 +33,74 @@ def _unreachable(host: str, port: int, reason: str) -> None:
     pytest.skip(message)
 
 
-async def _postgres_database() -> AsyncIterator[str]:
+def _admin_dsn() -> str:
+    return make_url(_server_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _connect_admin() -> asyncpg.Connection:
     server = make_url(_server_url())
-    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"mentorbot_test_{secrets.token_hex(6)}"
     try:
-        admin = await asyncpg.connect(dsn, timeout=5)
+        return await asyncpg.connect(_admin_dsn(), timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         _unreachable(server.host or "localhost", server.port or 5432, f"{type(error).__name__}: {error}")
+        raise
+
+
+# Migrated databases are copied from a template migrated once per test process: a SQLite file copy, or
+# Postgres's CREATE DATABASE ... TEMPLATE. The migrations themselves are tested from empty databases.
+_TEMPLATES: dict[str, str] = {}
+
+
+async def _sqlite_template() -> str:
+    if "sqlite" not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="mentorbot-template-"))
+        await upgrade(f"sqlite+aiosqlite:///{folder / 'template.db'}")
+        _TEMPLATES["sqlite"] = str(folder / "template.db")
+    return _TEMPLATES["sqlite"]
+
+
+async def _postgres_template() -> str:
+    if "postgres" not in _TEMPLATES:
+        name = f"mentorbot_template_{secrets.token_hex(6)}"
+        admin = await _connect_admin()
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        url = make_url(_server_url()).set(drivername="postgresql+asyncpg", database=name)
+        await upgrade(url.render_as_string(hide_password=False))
+        _TEMPLATES["postgres"] = name
+    return _TEMPLATES["postgres"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates() -> Iterator[None]:
+    yield
+    if "sqlite" in _TEMPLATES:
+        shutil.rmtree(Path(_TEMPLATES["sqlite"]).parent, ignore_errors=True)
+    if "postgres" in _TEMPLATES:
+        async def drop(name: str) -> None:
+            admin = await asyncpg.connect(_admin_dsn(), timeout=5)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+        asyncio.run(drop(_TEMPLATES["postgres"]))
+
+
+async def _postgres_database(*, migrated: bool = False) -> AsyncIterator[str]:
+    server = make_url(_server_url())
+    name = f"mentorbot_test_{secrets.token_hex(6)}"
+    template = f' TEMPLATE "{await _postgres_template()}"' if migrated else ""
+    admin = await _connect_admin()
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"{template}')
     finally:
         await admin.close()
     try:
         yield server.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
     finally:
-        admin = await asyncpg.connect(dsn, timeout=5)
+        admin = await asyncpg.connect(_admin_dsn(), timeout=5)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -54,17 +109,22 @@ async def _postgres_database() -> AsyncIterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database, yielded as its async SQLAlchemy URL."""
+    """An empty database, yielded as its async SQLAlchemy URL; migrated already when the test asks for
+    `migrated_url` (the same database), copied from a template migrated once."""
+    migrated = "migrated_url" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}"
+        path = tmp_path / "mentorbot.db"
+        if migrated:
+            shutil.copyfile(await _sqlite_template(), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
-    async for url in _postgres_database():
+    async for url in _postgres_database(migrated=migrated):
         yield url
 
 
 @pytest.fixture
 async def migrated_url(database_url: str) -> str:
-    await upgrade(database_url)
+    """The test's database at the newest migration."""
     return database_url
 
 
