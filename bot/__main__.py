@@ -12,14 +12,12 @@ from pathlib import Path
 
 import yaml
 
-from adapters.console import ConsoleMessenger, ConsoleSession
 from bot.config import AppConfig, ConfigError, config_path, load_config
+from bot.errors import StartupError
 from bot.logging_setup import configure_logging, secret_values
-from bot.migration_lock import migration_lock
-from bot.server import build_web_app, serve
-from bot.wiring import StartupError, add_slack, add_teams, build_bot, check_database, start_scheduler
-from storage.db import redact
-from storage.migrate import schema_state, upgrade
+
+# Each verb imports what it needs when it runs: `migrate` or a configuration error never load the engine,
+# the server or the platforms (a second or more of start-up, for every run of the command).
 
 log = logging.getLogger("mentorbot")
 
@@ -161,6 +159,10 @@ def _teams_package(app_id: str | None, out: Path, domains: list[str]) -> int:
 
 
 async def _migrate(config: AppConfig) -> None:
+    from bot.migration_lock import migration_lock
+    from storage.db import redact
+    from storage.migrate import schema_state, upgrade
+
     try:
         async with migration_lock(config.database_url):  # replicas that migrate on start take turns
             await upgrade(config.database_url)
@@ -184,6 +186,7 @@ async def _simulate(config: AppConfig, args: argparse.Namespace) -> int:
 
 
 async def _import_people(config: AppConfig, path: Path) -> int:
+    from bot.wiring import build_bot, check_database
     from conversations.hr_import import import_people
 
     try:
@@ -210,6 +213,11 @@ async def _import_people(config: AppConfig, path: Path) -> int:
 
 
 async def _serve(config: AppConfig) -> None:
+    from adapters.console import ConsoleMessenger
+    from bot.server import build_web_app, serve
+    from bot.wiring import add_slack, add_teams, build_bot, check_database, start_scheduler
+    from storage.db import redact
+
     await check_database(config.database_url)
     bot = await build_bot(config, {"console": ConsoleMessenger(sys.stdout)})
     slack = add_slack(bot, config)
@@ -239,6 +247,9 @@ async def _serve(config: AppConfig) -> None:
 
 
 async def _shell(config: AppConfig, user: str | None) -> None:
+    from adapters.console import ConsoleMessenger, ConsoleSession
+    from bot.wiring import build_bot, check_database, start_scheduler
+
     await check_database(config.database_url)
     messenger = ConsoleMessenger(sys.stdout, files=Path("data") / "exports")
     bot = await build_bot(config, {"console": messenger})

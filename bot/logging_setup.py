@@ -98,4 +98,6 @@ def configure_logging(*, level: str, log_format: LogFormat, secrets: Iterable[st
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic announces its plugins at INFO when first imported, which is after this for lazily loaded verbs.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, root.level))
     return handler

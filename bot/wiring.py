@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the platform SDKs load only when their platform is configur
     from adapters.teams.app import TeamsSide
 
 from bot.config import AppConfig
+from bot.errors import StartupError
 from bot.feedback_key import FeedbackKeyError, load_feedback_key
 from bot.metrics import Metrics, sql_outbox_reader
 from conversations.clock import SystemClock
@@ -29,10 +30,6 @@ from storage.migrate import schema_state
 from storage.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger("mentorbot")
-
-
-class StartupError(Exception):
-    """The bot cannot start; the message is one line telling the operator what to do."""
 
 
 @dataclass
