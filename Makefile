@@ -4,6 +4,8 @@
 VENV ?= .venv
 PYTHON ?= python3
 ARGS ?=
+# Test workers: twice the cores of a small CI machine, since most tests wait on subprocesses, HTTP or a database.
+TEST_WORKERS ?= 4
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -35,7 +37,7 @@ lint: venv
 
 ## test: lint first (fail fast), then the whole test suite
 test: lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 ## clean: caches and build leftovers (keeps $(VENV); see distclean)
 clean:
