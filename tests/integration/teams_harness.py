@@ -47,6 +47,27 @@ def card_problem(card: dict[str, Any]) -> str | None:
     return None if error is None else f"{list(error.absolute_path)}: {error.message[:200]}"
 
 
+def card_words(card: dict[str, Any]) -> str:
+    """Everything a person reads on a card: text blocks and facts, one per line."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock":
+                out.append(str(node.get("text", "")))
+            elif node.get("type") == "FactSet":
+                out.extend(f"{f['title']}: {f['value']}" for f in node["facts"])
+            else:
+                for value in node.values():
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card.get("body", []))
+    return "\n".join(out)
+
+
 def conversation_of(user: str) -> str:
     return f"a:personal-{user}"
 

@@ -14,7 +14,14 @@ import pytest
 
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.memory import FakeClock
-from tests.integration.teams_harness import ADMIN, TENANT, TeamsHarness, card_problem, conversation_of, running_teams
+from tests.integration.teams_harness import (
+    ADMIN,
+    TENANT,
+    TeamsHarness,
+    card_words,
+    conversation_of,
+    running_teams,
+)
 
 COHORT = "Spring 2027"
 TIKTOK = "TikTok & short video"
@@ -49,38 +56,9 @@ OBJECTIVES = ("Ship one internal GenAI prototype with the team by week 6",
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[FakeBotConnector]:
-    async with FakeBotConnector() as fake:
-        fake.card_validator = card_problem
-        yield fake
-        assert fake.invalid == [], "every Adaptive Card must validate against the official 1.5 schema"
-
-
-@pytest.fixture
 async def teams(migrated_url: str, connector: FakeBotConnector) -> AsyncIterator[TeamsHarness]:
     async with running_teams(migrated_url, connector, FakeClock(datetime.now(UTC))) as harness:
         yield harness
-
-
-def _words(card: dict[str, Any]) -> str:
-    """Everything a person reads on a card: text blocks and facts, one per line."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                out.append(str(node.get("text", "")))
-            elif node.get("type") == "FactSet":
-                out.extend(f"{f['title']}: {f['value']}" for f in node["facts"])
-            else:
-                for value in node.values():
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card.get("body", []))
-    return "\n".join(out)
 
 
 def _action(card: dict[str, Any], title: str) -> dict[str, Any]:
@@ -91,7 +69,7 @@ def _action(card: dict[str, Any], title: str) -> dict[str, Any]:
 
 def _cards_saying(teams: TeamsHarness, who: Someone | str, words: str) -> list[dict[str, Any]]:
     user = who if isinstance(who, str) else who.user
-    return [c for c in teams.cards_to(user) if words in _words(c)]
+    return [c for c in teams.cards_to(user) if words in card_words(c)]
 
 
 async def _say(teams: TeamsHarness, text: str, *, user: str) -> dict[str, Any]:
@@ -100,13 +78,13 @@ async def _say(teams: TeamsHarness, text: str, *, user: str) -> dict[str, Any]:
     status, _ = await teams.say(text, user=user)
     assert status in (200, 201)
     new = teams.cards_to(user)[before:]
-    assert len(new) == 1, [(_words(c)[:80]) for c in new]
+    assert len(new) == 1, [(card_words(c)[:80]) for c in new]
     return new[0]
 
 
 async def _sign_up_everyone(teams: TeamsHarness) -> None:
     opened = await _say(teams, f'admin cohort open "{COHORT}" --weeks 12 --cadence biweekly', user=ADMIN)
-    assert f"Cohort '{COHORT}' is open for sign-up." in _words(opened)
+    assert f"Cohort '{COHORT}' is open for sign-up." in card_words(opened)
     for who in (ALICE, DAVE, BOB, CAROL, ERIN):
         status, _ = await teams.join(who.user, name=who.name, role=who.role, level=who.level,
                                      department=who.department, time_zone=who.tz, topics_teach=who.teach,
@@ -122,7 +100,7 @@ async def _sign_up_everyone(teams: TeamsHarness) -> None:
 async def _preview(teams: TeamsHarness) -> str:
     """`admin match preview` typed to the bot; returns the preview id."""
     card = await _say(teams, "admin match preview", user=ADMIN)
-    shown = _words(card)
+    shown = card_words(card)
     assert f"Matching preview for '{COHORT}'" in shown
     for mentor, mentee in PAIRS:
         line = re.search(rf"{mentor.name} mentors {mentee.name}: (\d+)/100\. ([^\n]*)", shown)
@@ -166,7 +144,7 @@ async def test_match_introduce_and_agree_objectives_on_teams(teams: TeamsHarness
 
     # 2. preview, then confirm exactly it
     preview_id = await _preview(teams)
-    confirmed = _words(await _say(teams, f"admin match confirm {preview_id}", user=ADMIN))
+    confirmed = card_words(await _say(teams, f"admin match confirm {preview_id}", user=ADMIN))
     assert f"Confirmed: 2 pairs in '{COHORT}'." in confirmed
     assert "1 unmatched people are told why" in confirmed
 
@@ -180,7 +158,7 @@ async def test_match_introduce_and_agree_objectives_on_teams(teams: TeamsHarness
                                       (mentee, mentor, "mentor (teaches you)")):
             assert len(teams.fake.activities_to(conversation_of(me.user))) == signed_up[me.user] + 1
             (intro,) = _cards_saying(teams, me, "your reverse-mentoring partner")
-            words = _words(intro)
+            words = card_words(intro)
             assert words.startswith(f"Meet {other.name}, your reverse-mentoring partner in '{COHORT}'")
             assert f"Your partner: {other.name}, {other.level}, {other.department}" in words
             assert f"Their role: {their_role}" in words
@@ -193,9 +171,9 @@ async def test_match_introduce_and_agree_objectives_on_teams(teams: TeamsHarness
     assert _cards_saying(teams, ERIN, "reverse-mentoring partner") == []
     assert len(teams.fake.activities_to(conversation_of(ERIN.user))) == signed_up[ERIN.user] + 1
     (told,) = _cards_saying(teams, ERIN, "No partner for you")
-    assert _words(told).startswith(f"No partner for you in '{COHORT}' yet")
-    assert "none is at least two levels more senior" in _words(told)
-    assert "You stay on the waiting list" in _words(told)
+    assert card_words(told).startswith(f"No partner for you in '{COHORT}' yet")
+    assert "none is at least two levels more senior" in card_words(told)
+    assert "You stay on the waiting list" in card_words(told)
     assert _cards_saying(teams, ADMIN, "reverse-mentoring partner") == []
     async with teams.bot.deps.uow() as uow:
         assert await uow.outbox.pending_count() == 0
@@ -207,7 +185,7 @@ async def test_match_introduce_and_agree_objectives_on_teams(teams: TeamsHarness
                                    reply_to=bob_intro["_id"])
     assert status in (200, 201)
     (form,) = teams.cards_to(BOB.user)[before:]
-    assert _words(form).startswith("Learning objectives")
+    assert card_words(form).startswith("Learning objectives")
     assert [b["id"] for b in form["body"] if b.get("type") == "Input.Text"] == [
         "objective_1", "objective_2", "objective_3"]
     send = _action(form, "Propose")
@@ -222,11 +200,11 @@ async def test_match_introduce_and_agree_objectives_on_teams(teams: TeamsHarness
 
     await teams.bot.sender.drain()
     (proposal,) = _cards_saying(teams, ALICE, "proposes your learning objectives")
-    assert _words(proposal).startswith("Bob Brown proposes your learning objectives")
-    assert all(f"- {o}" in _words(proposal) for o in OBJECTIVES)
+    assert card_words(proposal).startswith("Bob Brown proposes your learning objectives")
+    assert all(f"- {o}" in card_words(proposal) for o in OBJECTIVES)
     agree = _action(proposal, "Agree")
     assert agree["data"] == {"mb_action": "objectives.agree", "mb_value": pair_ids[ALICE.user]}
-    assert "none agreed yet" in _words(await _say(teams, "status", user=ALICE.user))  # proposed is not agreed
+    assert "none agreed yet" in card_words(await _say(teams, "status", user=ALICE.user))  # proposed is not agreed
 
     status, _ = await teams.submit(agree["data"], user=ALICE.user, reply_to=proposal["_id"])
     assert status in (200, 201)
@@ -235,18 +213,18 @@ async def test_match_introduce_and_agree_objectives_on_teams(teams: TeamsHarness
     assert "Agreed. These are your objectives now:" in json.dumps(proposal_now)  # replaced: no second Agree
     await teams.bot.sender.drain()
     (heard,) = _cards_saying(teams, BOB, "agreed to your learning objectives")
-    assert _words(heard).startswith("Alice Adams agreed to your learning objectives")
+    assert card_words(heard).startswith("Alice Adams agreed to your learning objectives")
 
     for me, partner_line in ((BOB, "Partner: Alice Adams (your mentee)"), (ALICE, "Partner: Bob Brown (your mentor)")):
-        status_card = _words(await _say(teams, "status", user=me.user))
+        status_card = card_words(await _say(teams, "status", user=me.user))
         assert partner_line in status_card
         assert f"Objectives: {OBJECTIVES[0]}; {OBJECTIVES[1]}" in status_card, status_card
-    assert "none agreed yet" in _words(await _say(teams, "status", user=CAROL.user))  # the other pair is untouched
-    assert "Partner:" not in _words(await _say(teams, "status", user=ERIN.user))  # still waiting
+    assert "none agreed yet" in card_words(await _say(teams, "status", user=CAROL.user))  # the other pair is untouched
+    assert "Partner:" not in card_words(await _say(teams, "status", user=ERIN.user))  # still waiting
 
     # 5. the same preview cannot be confirmed twice
     again = await _say(teams, f"admin match confirm {preview_id}", user=ADMIN)
-    assert "That preview was confirmed already." in _words(again)
+    assert "That preview was confirmed already." in card_words(again)
     async with teams.bot.deps.uow() as uow:
         cohort = await uow.cohorts.current("teams", TENANT)
         assert cohort is not None
@@ -279,4 +257,4 @@ async def test_two_agree_submits_in_flight_tell_the_proposer_once(teams: TeamsHa
     assert len(_cards_saying(teams, BOB, "agreed to your learning objectives")) == 1, "the proposer is told once"
     replaced = [json.dumps(c.body) for c in teams.fake.calls_to("update") if c.activity_id == proposal["_id"]]
     assert sum("Agreed. These are your objectives now:" in r for r in replaced) == 1, replaced
-    assert f"Objectives: {OBJECTIVES[0]}" in _words(await _say(teams, "status", user=BOB.user))
+    assert f"Objectives: {OBJECTIVES[0]}" in card_words(await _say(teams, "status", user=BOB.user))

@@ -16,19 +16,11 @@ from conversations.jobs import run_due_jobs
 from storage.models import JobRow
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.memory import FakeClock
-from tests.integration.teams_harness import ADMIN, TeamsHarness, card_problem, conversation_of, running_teams
+from tests.integration.teams_harness import ADMIN, TeamsHarness, conversation_of, running_teams
 
 START = datetime(2027, 3, 1, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Paris and Berlin
 BOB = "b0b00000-0000-4000-8000-000000000003"  # the junior: the mentor, in Berlin
 ALICE = "a11ce000-0000-4000-8000-000000000001"  # the senior: the mentee, in Paris
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[FakeBotConnector]:
-    async with FakeBotConnector() as fake:
-        fake.card_validator = card_problem
-        yield fake
-        assert fake.invalid == [], "every Adaptive Card must validate against the official 1.5 schema"
 
 
 @pytest.fixture

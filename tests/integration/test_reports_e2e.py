@@ -31,14 +31,6 @@ async def slack(migrated_url: str) -> AsyncIterator[SlackHarness]:
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[FakeBotConnector]:
-    async with FakeBotConnector() as fake:
-        fake.card_validator = card_problem
-        yield fake
-        assert fake.invalid == [], "every Adaptive Card must validate against the official 1.5 schema"
-
-
-@pytest.fixture
 async def teams(migrated_url: str, connector: FakeBotConnector) -> AsyncIterator[TeamsHarness]:
     async with running_teams(migrated_url, connector, FakeClock(datetime.now(UTC))) as harness:
         await seed_cohort(harness.bot.deps.uow, platform="teams", workspace=teams_side.TENANT, now=datetime.now(UTC))

@@ -16,21 +16,12 @@ from tests.integration.teams_harness import (
     ADMIN,
     TENANT,
     TeamsHarness,
-    card_problem,
     conversation_of,
     running_teams,
 )
 
 MEGAN = "6be4c67b-2b57-4d0e-9b0a-2e1d3c5a8f01"
 ALEX = "7cf5d78c-3c68-4e1f-8c1b-3f2e4d6b9a12"
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[FakeBotConnector]:
-    async with FakeBotConnector() as fake:
-        fake.card_validator = card_problem
-        yield fake
-        assert fake.invalid == [], "every Adaptive Card must validate against the official 1.5 schema"
 
 
 @pytest.fixture
